@@ -1,0 +1,159 @@
+"""The TAIL task suite: a registry of tasks, the record contract, and deterministic scoring.
+
+A task is a sampler (an instance of a given length), a solver (records the execution as a
+`Trace`), prompt templates, and a canonical form for answers. One module per algorithm paradigm
+registers its tasks with `register`; importing this package imports them all.
+
+Records (DESIGN.md section 3) are dicts with the keys of `RECORD_KEYS`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+from tailjax.tasks.trace import VARIANTS, Trace, boxed, render
+
+SPLITS = ("S", "M", "L")
+RECORD_KEYS = ("task", "split", "length", "instance", "prompt", "completion", "answer")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task of the suite.
+
+    sample(rng, n) -> instance: a JSON-able dict of the inputs, of length n, enough to re-solve
+        the problem independently.
+    solve(instance) -> Trace: the execution recorded state by state, finished with the answer.
+    templates: prompt templates, formatted with `fields(instance)` (str.format).
+    canonical(answer_text) -> str: the canonical form used to compare answers; raises ValueError
+        when the text is not an answer of this task.
+    extra_variants: task-specific baselines (e.g. addition's index-hint and reversed), each
+        (instance, prompt) -> (prompt, completion); the completion ends with the boxed answer.
+    """
+
+    name: str
+    paradigm: str
+    ranges: Mapping[str, tuple[int, int]]
+    sample: Callable[[random.Random, int], dict]
+    solve: Callable[[dict], Trace]
+    templates: Sequence[str]
+    fields: Callable[[dict], dict]
+    canonical: Callable[[str], str] = str.strip
+    extra_variants: Mapping[str, Callable[[dict, str], tuple[str, str]]] = field(
+        default_factory=dict
+    )
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        return VARIANTS + tuple(self.extra_variants)
+
+
+TASKS: dict[str, Task] = {}
+
+
+def register(task: Task) -> Task:
+    if task.name in TASKS:
+        raise ValueError(f"task {task.name!r} is registered twice")
+    if set(task.ranges) != set(SPLITS):
+        raise ValueError(f"task {task.name!r} must give length ranges for {SPLITS}")
+    TASKS[task.name] = task
+    return task
+
+
+def get_task(name: str) -> Task:
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise ValueError(f"unknown task {name!r}; choose one of {', '.join(TASKS)}") from None
+
+
+def check_split(split: str) -> str:
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    return split
+
+
+def instance_key(instance: dict) -> str:
+    """A canonical string of an instance, for deduplication and train/test disjointness."""
+    return json.dumps(instance, sort_keys=True, separators=(",", ":"))
+
+
+def make_record(task: Task | str, split: str, length: int, rng: random.Random,
+                variant: str = "tail-styled", template: int | None = None) -> dict:
+    """One record of `task` with an instance of `length`, drawn from `rng`.
+
+    `template` picks a prompt template by index; None draws one from `rng`.
+    """
+    task = get_task(task) if isinstance(task, str) else task
+    if variant not in task.variants:
+        raise ValueError(
+            f"unknown variant {variant!r} for task {task.name!r}; choose one of "
+            f"{', '.join(task.variants)}"
+        )
+    if length <= 0:
+        raise ValueError(f"length must be positive, got {length}")
+    instance = task.sample(rng, length)
+    t = template if template is not None else rng.randrange(len(task.templates))
+    prompt = task.templates[t].format(**task.fields(instance))
+    trace = task.solve(instance)
+    if variant in task.extra_variants:
+        prompt, completion = task.extra_variants[variant](instance, prompt)
+    else:
+        completion = render(trace, variant)
+    return {"task": task.name, "split": split, "length": length, "instance": instance,
+            "prompt": prompt, "completion": completion, "answer": trace.answer}
+
+
+def synthesize(task: str, split: str, seed: int, index: int, variant: str = "tail-styled",
+               lengths: tuple[int, int] | None = None, template: int | None = None) -> dict:
+    """Record number `index` of the stream (task, split, seed): a pure function of its arguments.
+
+    The length is drawn uniformly from the split's range, or from `lengths` when given (the CPU
+    demo trains on reduced ranges).
+    """
+    t = get_task(task)
+    lo, hi = lengths if lengths is not None else t.ranges[check_split(split)]
+    rng = random.Random(f"{task}/{split}/{seed}/{index}")
+    return make_record(t, split, rng.randint(lo, hi), rng, variant, template)
+
+
+_BOXED = re.compile(r"\\boxed\{")
+
+
+def last_boxed(text: str) -> str | None:
+    """The content of the last `\\boxed{...}` in text (braces balanced), or None."""
+    starts = [m.end() for m in _BOXED.finditer(text)]
+    for start in reversed(starts):
+        depth = 1
+        for i in range(start, len(text)):
+            if text[i] == "{":
+                depth += 1
+            elif text[i] == "}":
+                depth -= 1
+                if depth == 0:
+                    return text[start:i]
+    return None
+
+
+def score(task: Task | str, completion: str, answer: str) -> bool:
+    """Whether the last boxed answer of `completion` equals `answer` in canonical form."""
+    task = get_task(task) if isinstance(task, str) else task
+    got = last_boxed(completion)
+    if got is None:
+        return False
+    try:
+        return task.canonical(got) == task.canonical(answer)
+    except ValueError:
+        return False
+
+
+__all__ = ["SPLITS", "RECORD_KEYS", "TASKS", "Task", "Trace", "VARIANTS", "boxed", "check_split",
+           "get_task", "instance_key", "last_boxed", "make_record", "register", "render",
+           "score", "synthesize"]
+
+# The task modules register themselves on import; keep these imports last.
+# (Task modules are added here as they land, e.g. `from tailjax.tasks import simulation`.)
