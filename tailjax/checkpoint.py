@@ -1,0 +1,108 @@
+"""Training checkpoints: an orbax CheckpointManager over a run directory.
+
+Layout (what `tailjax.model.load` reads from a run directory):
+
+    DIR/model_config.json      HF-style architecture dict, plus "tokenizer"
+    DIR/<step>/params/         the parameter tree (float32 master weights)
+    DIR/<step>/opt_state/      the optimizer state
+    DIR/<step>/data/           the grain iterator state (where the data stream stands)
+    DIR/<step>/state/          {"step", "rng"}
+
+Saves are asynchronous (training continues while the arrays are written) and keep the latest
+`keep` steps. A step that cannot be read (a crash mid-write, a corrupted file) is skipped with a
+warning and the one before it restored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+import grain
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+MODEL_CONFIG = "model_config.json"
+
+
+def write_model_config(directory: str, arch: dict, tokenizer: str | None):
+    """DIR/model_config.json: the architecture and tokenizer a checkpoint in DIR needs."""
+    if jax.process_index() != 0:
+        return
+    os.makedirs(directory, exist_ok=True)
+    config = dict(arch)
+    if tokenizer is not None:
+        config["tokenizer"] = tokenizer
+    tmp = os.path.join(directory, MODEL_CONFIG + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(config, f, indent=2, sort_keys=True)
+    os.replace(tmp, os.path.join(directory, MODEL_CONFIG))
+
+
+class Checkpoints:
+    """Save and resume (params, opt_state, step, data iterator, rng) under `directory`."""
+
+    def __init__(self, directory: str, every: int, keep: int, async_save: bool = True):
+        self.directory = os.path.abspath(directory)
+        self.every = every
+        options = ocp.CheckpointManagerOptions(
+            save_interval_steps=max(every, 1),
+            preservation_policy=ocp.checkpoint_managers.LatestN(max(keep, 1)),
+            enable_async_checkpointing=async_save,
+            create=True,
+        )
+        self.manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def steps(self) -> list[int]:
+        return sorted(self.manager.all_steps())
+
+    def latest_step(self) -> int | None:
+        steps = self.steps()
+        return steps[-1] if steps else None
+
+    def save(self, step: int, params, opt_state, data_iter, rng, force: bool = False) -> bool:
+        """Start an asynchronous save of `step` (when due, or always with force)."""
+        if not force and (self.every <= 0 or step % self.every):
+            return False
+        state = {"step": np.asarray(step, np.int64),
+                 "rng": np.asarray(jax.random.key_data(rng))}
+        return self.manager.save(step, args=ocp.args.Composite(
+            params=ocp.args.StandardSave(params),
+            opt_state=ocp.args.StandardSave(opt_state),
+            data=grain.checkpoint.CheckpointSave(data_iter),
+            state=ocp.args.StandardSave(state),
+        ), force=force)
+
+    def restore_latest(self, abstract_params, abstract_opt_state, data_iter):
+        """(step, params, opt_state, rng) of the newest readable step, or None when there is none.
+
+        The arrays are restored onto the shardings of the abstract trees (ShapeDtypeStructs), so
+        no host ever holds more than its shards; `data_iter` is moved to the saved position.
+        """
+        for step in reversed(self.steps()):
+            try:
+                restored = self.manager.restore(step, args=ocp.args.Composite(
+                    params=ocp.args.StandardRestore(abstract_params),
+                    opt_state=ocp.args.StandardRestore(abstract_opt_state),
+                    data=grain.checkpoint.CheckpointRestore(data_iter),
+                    state=ocp.args.StandardRestore(),
+                ))
+            except Exception as e:  # any unreadable step: fall back to the previous one
+                warnings.warn(f"checkpoint step {step} in {self.directory} cannot be read "
+                              f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                              "falling back to the previous checkpoint", stacklevel=2)
+                continue
+            state = restored["state"]
+            rng = jax.random.wrap_key_data(np.asarray(state["rng"]))
+            return int(state["step"]), restored["params"], restored["opt_state"], rng
+        return None
+
+    def wait(self):
+        """Block until in-flight asynchronous saves are on disk."""
+        self.manager.wait_until_finished()
+
+    def close(self):
+        self.manager.wait_until_finished()
+        self.manager.close()

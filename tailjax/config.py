@@ -1,0 +1,270 @@
+"""The one typed training config: dataclass sections loaded from YAML, with `--set a.b=c` overrides.
+
+Every key is checked: an unknown key or a value of the wrong type is a ValueError that names the
+key and what it accepts, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import yaml
+
+# Architectures by name, as HF-style config dicts (what tailjax.model reads from config.json).
+# "tiny" is the CPU demo's model; "micro" keeps tests fast; the Qwen2.5 shapes let
+# `tailjax.plan` size a run before the converted checkpoint exists on disk.
+_QWEN_COMMON = {"model_type": "qwen2", "hidden_act": "silu", "rms_norm_eps": 1e-6,
+                "use_sliding_window": False, "attention_dropout": 0.0}
+PRESETS: dict[str, dict] = {
+    "micro": {**_QWEN_COMMON, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+              "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 128,
+              "max_position_embeddings": 1024, "rope_theta": 10000.0,
+              "tie_word_embeddings": True},
+    "tiny": {**_QWEN_COMMON, "hidden_size": 256, "intermediate_size": 704,
+             "num_hidden_layers": 4, "num_attention_heads": 8, "num_key_value_heads": 2,
+             "vocab_size": 128, "max_position_embeddings": 2048, "rope_theta": 10000.0,
+             "tie_word_embeddings": True},
+    "qwen2.5-0.5b": {**_QWEN_COMMON, "hidden_size": 896, "intermediate_size": 4864,
+                     "num_hidden_layers": 24, "num_attention_heads": 14,
+                     "num_key_value_heads": 2, "vocab_size": 151936,
+                     "max_position_embeddings": 32768, "rope_theta": 1000000.0,
+                     "tie_word_embeddings": True},
+    "qwen2.5-7b": {**_QWEN_COMMON, "hidden_size": 3584, "intermediate_size": 18944,
+                   "num_hidden_layers": 28, "num_attention_heads": 28, "num_key_value_heads": 4,
+                   "vocab_size": 152064, "max_position_embeddings": 131072,
+                   "rope_theta": 1000000.0, "tie_word_embeddings": False},
+}
+DTYPES = ("float32", "bfloat16")
+
+
+@dataclass
+class ModelConfig:
+    preset: str = "tiny"          # architecture when training from scratch (see PRESETS)
+    init: str | None = None       # HF dir or tailjax checkpoint to fine-tune; None = scratch
+    tokenizer: str = "char"       # "char" or an HF tokenizer directory
+    dtype: str = "bfloat16"       # compute dtype; master weights stay float32
+    remat: bool = False           # recompute activations in the backward pass (saves memory)
+    scan_layers: bool = False     # lax.scan over layers (short compiles) vs a Python loop (CPU-fast)
+
+
+@dataclass
+class DataConfig:
+    tasks: dict[str, float] = field(default_factory=lambda: {"addition": 1.0})  # name -> weight
+    splits: dict[str, float] = field(default_factory=lambda: {"S": 1.0})       # S:M:L weights
+    variant: str = "tail-styled"
+    # Length range per split (e.g. {"S": [1, 5]}); splits not named use the task's own ranges.
+    lengths: dict[str, list[int]] = field(default_factory=dict)
+    template: int | None = None   # a fixed prompt template index; None draws one per record
+    source: str = "synthesize"    # "synthesize" (on the fly, by index) or "jsonl"
+    files: list[str] = field(default_factory=list)  # JSONL files when source is "jsonl"
+    per_task: int = 100_000       # distinct synthesized records per (task, split) stream
+    seed: int = 0                 # the synthesis stream and the shuffle
+    max_length: int = 512         # packed row length; longer samples are dropped, never cut
+    pack: bool = True
+
+
+@dataclass
+class TrainConfig:
+    out_dir: str = "runs/demo"    # logs, loss curve, checkpoints, eval results
+    seed: int = 0                 # parameter init and dropout-free RNG stream
+    steps: int | None = None      # optimizer steps; None = epochs over the data
+    epochs: float = 1.0
+    batch_size: int = 32          # packed rows per optimizer step (global)
+    micro_batches: int = 1        # gradient accumulation: batch_size = micro_batches * rows
+    lr: float = 1e-3
+    final_lr: float = 1e-4
+    warmup_steps: int = 100
+    schedule: str = "cosine"      # decay from lr to final_lr: cosine or linear
+    weight_decay: float = 0.1
+    b1: float = 0.9
+    b2: float = 0.95
+    clip_norm: float = 1.0
+    log_every: int = 10
+    val_every: int = 0            # 0 = no periodic validation loss
+    val_batches: int = 4
+
+
+@dataclass
+class CheckpointConfig:
+    every: int = 200              # steps between (asynchronous) saves; 0 = only at the end
+    keep: int = 3                 # how many recent checkpoints to keep
+    resume: bool = True           # continue from the latest checkpoint in out_dir
+
+
+@dataclass
+class EvalConfig:
+    at_end: bool = True           # evaluate pass@1 on the splits when training ends
+    splits: list[str] = field(default_factory=lambda: ["S", "M", "L"])
+    n: int = 500                  # test items per task and split
+    lengths: dict[str, list[int]] = field(default_factory=dict)  # reduced ranges, as data.lengths
+    batch_size: int = 64
+    max_new_tokens: int = 2048
+
+
+@dataclass
+class MeshConfig:
+    # Mesh axis sizes, in the order tailjax.model.sharding defines; -1 takes the devices left.
+    shape: dict[str, int] = field(default_factory=lambda: {"data": -1})
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    mesh: MeshConfig = field(default_factory=MeshConfig)
+
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp, key: str):
+    """`value` checked against (and lightly converted to) the annotated type `tp`."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, arg, key)
+            except ValueError as e:
+                errors.append(e)
+        raise errors[0]
+    if origin is dict:
+        kt, vt = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise ValueError(f"{key} must be a mapping of {_type_name(kt)} to {_type_name(vt)}, "
+                             f"got {value!r}")
+        return {_coerce(k, kt, f"{key}.{k}"): _coerce(v, vt, f"{key}.{k}") for k, v in value.items()}
+    if origin is list:
+        (et,) = typing.get_args(tp)
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{key} must be a list of {_type_name(et)}, got {value!r}")
+        return [_coerce(v, et, f"{key}[{i}]") for i, v in enumerate(value)]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        # YAML 1.1 reads "1e-5" as a string; accept any number written out.
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    raise ValueError(f"{key} must be {_type_name(tp)}, got {value!r}")
+
+
+def _build(cls, data: Any, prefix: str):
+    if not isinstance(data, dict):
+        raise ValueError(f"{prefix or 'the config'} must be a mapping of keys, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if key not in names:
+            raise ValueError(f"unknown config key {path!r}; valid keys"
+                             f"{' of ' + prefix if prefix else ''}: {', '.join(names)}")
+        tp = hints[key]
+        if dataclasses.is_dataclass(tp):
+            kwargs[key] = _build(tp, value if value is not None else {}, path)
+        else:
+            kwargs[key] = _coerce(value, tp, path)
+    return cls(**kwargs)
+
+
+def _set_dotted(tree: dict, assignment: str):
+    """Apply one `a.b=c` override to the nested dict `tree`; the value is parsed as YAML."""
+    if "=" not in assignment:
+        raise ValueError(f"--set {assignment!r} must look like section.key=value")
+    dotted, raw = assignment.split("=", 1)
+    parts = dotted.strip().split(".")
+    if not all(parts):
+        raise ValueError(f"--set {assignment!r} has an empty key")
+    node = tree
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ValueError(f"--set {dotted}: {part!r} is not a section")
+    node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else ""
+
+
+def _validate(cfg: Config):
+    if cfg.model.preset not in PRESETS:
+        raise ValueError(f"model.preset {cfg.model.preset!r} is unknown; choose one of "
+                         f"{', '.join(PRESETS)}")
+    if cfg.model.dtype not in DTYPES:
+        raise ValueError(f"model.dtype {cfg.model.dtype!r} is unknown; choose one of "
+                         f"{', '.join(DTYPES)}")
+    if cfg.data.source not in ("synthesize", "jsonl"):
+        raise ValueError(f"data.source {cfg.data.source!r} is unknown; choose synthesize or jsonl")
+    if cfg.data.source == "jsonl" and not cfg.data.files:
+        raise ValueError("data.source is jsonl but data.files is empty; list the JSONL files "
+                         "made by `python -m tailjax.data generate`")
+    if cfg.train.schedule not in ("cosine", "linear"):
+        raise ValueError(f"train.schedule {cfg.train.schedule!r} is unknown; choose cosine or "
+                         "linear")
+    if cfg.train.batch_size % cfg.train.micro_batches:
+        raise ValueError(f"train.batch_size {cfg.train.batch_size} is not divisible by "
+                         f"train.micro_batches {cfg.train.micro_batches}")
+    for name, table in (("data.splits", cfg.data.splits), ("data.tasks", cfg.data.tasks)):
+        if not table or any(w < 0 for w in table.values()) or sum(table.values()) <= 0:
+            raise ValueError(f"{name} needs at least one positive weight, got {table}")
+    for name, table in (("data.lengths", cfg.data.lengths), ("eval.lengths", cfg.eval.lengths)):
+        for split, rng in table.items():
+            if len(rng) != 2 or not 0 < rng[0] <= rng[1]:
+                raise ValueError(f"{name}.{split} must be [low, high] with 0 < low <= high, "
+                                 f"got {rng}")
+    for split in [*cfg.data.splits, *cfg.data.lengths, *cfg.eval.splits, *cfg.eval.lengths]:
+        if split not in ("S", "M", "L"):
+            raise ValueError(f"unknown split {split!r} in the config; choose S, M or L")
+    for key in ("steps", "batch_size", "micro_batches", "log_every"):
+        value = getattr(cfg.train, key)
+        if value is not None and value <= 0:
+            raise ValueError(f"train.{key} must be positive, got {value}")
+    if cfg.data.max_length < 2:
+        raise ValueError(f"data.max_length must be at least 2, got {cfg.data.max_length}")
+
+
+def load_config(path: str | None = None, overrides: list[str] = ()) -> Config:
+    """The config of YAML file `path` (None: all defaults) with `a.b=c` overrides applied."""
+    tree: dict = {}
+    if path is not None:
+        try:
+            with open(path) as f:
+                tree = yaml.safe_load(f) or {}
+        except FileNotFoundError:
+            raise ValueError(f"config file {path} does not exist") from None
+        except yaml.YAMLError as e:
+            raise ValueError(f"config file {path} is not valid YAML: {e}") from None
+    for assignment in overrides:
+        _set_dotted(tree, assignment)
+    cfg = _build(Config, tree, "")
+    _validate(cfg)
+    return cfg
+
+
+def to_dict(cfg: Config) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def arch(cfg: Config) -> dict:
+    """The HF-style architecture dict of the preset (fine-tuning reads it from `init` instead)."""
+    return dict(PRESETS[cfg.model.preset])

@@ -1,0 +1,216 @@
+"""The grain pipeline: task records -> tokens -> packed rows -> per-process batches.
+
+Read top to bottom:
+
+1. records: synthesized on the fly by index (a pure function of task, split, seed, index), or
+   read from JSONL files; one stream per (task, split), test instances removed;
+2. mixing by weight (task weight x split weight) and a seeded global shuffle, repeated for the
+   epochs; each process keeps every process_count-th record (its share);
+3. tokenizing prompt + completion + end token, with the loss on completion tokens only; a sample
+   longer than the row is dropped and counted, never truncated (a cut trace teaches a wrong
+   answer);
+4. packing several samples per row (segment ids and positions restart per sample) and batching.
+
+The iterator has get_state/set_state; `tailjax.checkpoint` saves it with every checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import grain
+import numpy as np
+
+from tailjax.tasks import instance_key, synthesize
+
+FIELDS = ("inputs", "targets", "loss_mask")  # per-token arrays of one row
+BATCH_KEYS = FIELDS + ("segment_ids", "positions")
+
+
+class Encoder:
+    """record -> {inputs, targets, loss_mask} (next-token pairs), or None when over-long.
+
+    `dropped` counts the over-long samples this process has met.
+    """
+
+    def __init__(self, tokenizer, max_length: int):
+        self.tokenizer, self.max_length = tokenizer, max_length
+        self.end_id = tokenizer.end_ids[0]
+        self.dropped = 0
+
+    def __call__(self, record: dict) -> dict | None:
+        prompt = self.tokenizer.encode(record["prompt"])
+        completion = self.tokenizer.encode(record["completion"]) + [self.end_id]
+        ids = np.asarray(prompt + completion, np.int32)
+        if len(ids) - 1 > self.max_length:
+            self.dropped += 1
+            return None
+        # targets[j] = ids[j + 1]; it is a completion token from j = len(prompt) - 1 on.
+        mask = np.zeros(len(ids) - 1, np.int32)
+        mask[len(prompt) - 1:] = 1
+        return {"inputs": ids[:-1], "targets": ids[1:], "loss_mask": mask}
+
+
+def _lengths(table: dict, split: str):
+    rng = table.get(split)
+    return tuple(rng) if rng else None
+
+
+def _excluded(task: str, split: str, variant: str, lengths) -> set[str]:
+    from tailjax.data.records import TEST_SIZE, test_keys
+
+    return test_keys(task, split, TEST_SIZE, variant, lengths)
+
+
+def record_streams(data_cfg) -> list[tuple[grain.MapDataset, float]]:
+    """One (record dataset, weight) per (task, split) of the config, test instances removed."""
+    weights = {(t, s): wt * ws for t, wt in data_cfg.tasks.items()
+               for s, ws in data_cfg.splits.items() if wt * ws > 0}
+    streams = []
+    if data_cfg.source == "synthesize":
+        for (task, split), weight in weights.items():
+            lengths = _lengths(data_cfg.lengths, split)
+            test = _excluded(task, split, data_cfg.variant, lengths)
+
+            def make(index, task=task, split=split, lengths=lengths):
+                return synthesize(task, split, data_cfg.seed, int(index), data_cfg.variant,
+                                  lengths, data_cfg.template)
+
+            ds = grain.MapDataset.range(data_cfg.per_task).map(make)
+            ds = ds.filter(lambda r, test=test: instance_key(r["instance"]) not in test)
+            streams.append((ds, weight))
+        return streams
+    groups: dict[tuple[str, str], list[dict]] = {key: [] for key in weights}
+    for path in data_cfg.files:
+        for record in read_jsonl(path):
+            key = (record["task"], record["split"])
+            if key in groups:
+                groups[key].append(record)
+    for (task, split), records in groups.items():
+        if not records:
+            raise ValueError(f"data.files hold no records of task {task} split {split}; "
+                             "generate them or drop the task/split from data.tasks/data.splits")
+        test = _excluded(task, split, data_cfg.variant, _lengths(data_cfg.lengths, split))
+        records = [r for r in records if instance_key(r["instance"]) not in test]
+        streams.append((grain.MapDataset.source(records), weights[(task, split)]))
+    return streams
+
+
+def read_jsonl(path: str) -> list[dict]:
+    records = []
+    try:
+        with open(path) as f:
+            for n, line in enumerate(f, 1):
+                if line.strip():
+                    try:
+                        record = json.loads(line)
+                    except json.JSONDecodeError as e:
+                        raise ValueError(f"{path}:{n} is not valid JSON ({e}); regenerate the "
+                                         "file with `python -m tailjax.data generate`") from None
+                    missing = {"task", "split", "instance", "prompt", "completion"} - set(record)
+                    if missing:
+                        raise ValueError(f"{path}:{n} lacks {', '.join(sorted(missing))}; "
+                                         "regenerate it with `python -m tailjax.data generate`")
+                    records.append(record)
+    except FileNotFoundError:
+        raise ValueError(f"data file {path} does not exist") from None
+    return records
+
+
+def mixed_records(data_cfg, epochs: float = 1.0, process_index: int = 0,
+                  process_count: int = 1) -> grain.MapDataset:
+    """All streams mixed by weight, shuffled by seed, repeated for `epochs`, this process's share."""
+    streams = record_streams(data_cfg)
+    ds = grain.MapDataset.mix([s for s, _ in streams], [w for _, w in streams])
+    ds = ds.shuffle(seed=data_cfg.seed)
+    total = int(len(ds) * epochs)
+    ds = ds.repeat(max(1, math.ceil(epochs)))[:total]
+    return ds[process_index::process_count]
+
+
+def _pad_row(sample: dict, length: int) -> dict:
+    n = len(sample["inputs"])
+    row = {k: np.zeros(length, np.int32) for k in BATCH_KEYS}
+    for k in FIELDS:
+        row[k][:n] = sample[k]
+    row["segment_ids"][:n] = 1
+    row["positions"][:n] = np.arange(n)
+    return row
+
+
+def _rename_packed(row: dict) -> dict:
+    return {"inputs": row["inputs"], "targets": row["targets"], "loss_mask": row["loss_mask"],
+            "segment_ids": row["inputs_segment_ids"], "positions": row["inputs_positions"]}
+
+
+def batches(records: grain.MapDataset, encoder: Encoder, rows: int, pack: bool = True,
+            seed: int = 0) -> grain.IterDataset:
+    """Batches of `rows` rows of encoder.max_length tokens: dicts of [rows, T] int32 arrays.
+
+    The last incomplete batch is dropped, so every step has the same shape.
+    """
+    length = encoder.max_length
+    ds = records.map(encoder).filter(lambda s: s is not None).to_iter_dataset()
+    if pack:
+        ds = grain.experimental.FirstFitPackIterDataset(
+            ds, length_struct={k: length for k in FIELDS}, num_packing_bins=rows, seed=seed,
+            shuffle_bins=False)
+        ds = ds.map(_rename_packed)
+    else:
+        ds = ds.map(lambda s: _pad_row(s, length))
+    ds = ds.map(lambda row: {k: np.asarray(row[k], np.int32) for k in BATCH_KEYS})
+    return ds.batch(rows, drop_remainder=True)
+
+
+def train_batches(cfg, tokenizer, process_index: int = 0, process_count: int = 1):
+    """(iterator dataset, encoder) of this process's training batches for the config."""
+    if cfg.train.batch_size % process_count:
+        raise ValueError(f"train.batch_size {cfg.train.batch_size} is not divisible by the "
+                         f"{process_count} processes")
+    records = mixed_records(cfg.data, cfg.train.epochs, process_index, process_count)
+    encoder = Encoder(tokenizer, cfg.data.max_length)
+    ds = batches(records, encoder, cfg.train.batch_size // process_count, cfg.data.pack,
+                 cfg.data.seed)
+    return ds, encoder
+
+
+def validation_batches(cfg, tokenizer, n_per_stream: int = 64) -> list[dict]:
+    """Fixed batches from the test instances of the training streams (never trained on)."""
+    from tailjax.data.records import test_set
+
+    records = []
+    for task in cfg.data.tasks:
+        for split in cfg.data.splits:
+            records += test_set(task, split, n_per_stream, cfg.data.variant,
+                                _lengths(cfg.data.lengths, split))
+    encoder = Encoder(tokenizer, cfg.data.max_length)
+    ds = batches(grain.MapDataset.source(records), encoder, cfg.train.batch_size, cfg.data.pack)
+    return list(ds)[: cfg.train.val_batches]
+
+
+def mean_tokens(data_cfg, tokenizer, n: int = 200) -> float:
+    """The mean tokens per sample over the first n records (to size an epoch in steps)."""
+    streams = record_streams(data_cfg)
+    encoder = Encoder(tokenizer, 10**9)
+    sizes, weights = [], []
+    for ds, weight in streams:
+        sample = [encoder(r) for r in ds[: min(n, len(ds))] if r is not None]
+        sizes.append(np.mean([len(s["inputs"]) for s in sample]))
+        weights.append(weight)
+    return float(np.average(sizes, weights=weights))
+
+
+def steps_per_epoch(cfg, tokenizer) -> int:
+    """Optimizer steps one epoch takes, estimated from the mean sample length (packing fills rows
+    to about 95%)."""
+    streams = record_streams(cfg.data)
+    mixed = grain.MapDataset.mix([s for s, _ in streams], [w for _, w in streams])
+    if not cfg.data.pack:
+        return max(1, len(mixed) // cfg.train.batch_size)
+    tokens = len(mixed) * mean_tokens(cfg.data, tokenizer)
+    per_step = cfg.train.batch_size * cfg.data.max_length * 0.95
+    return max(1, math.ceil(tokens / per_step))
+
+
+__all__ = ["Encoder", "batches", "mixed_records", "read_jsonl", "record_streams",
+           "steps_per_epoch", "train_batches", "validation_batches"]
