@@ -1,0 +1,349 @@
+"""Batched decoding with a KV cache, compiled once per shape bucket.
+
+`generate(model, prompts, max_new_tokens, end_ids)` left-pads the prompts into a power-of-two
+length bucket (and the batch into a power-of-two row bucket) so a handful of compiles serve a
+whole evaluation, fills a preallocated KV cache with one prefill pass, then decodes inside a
+`lax.while_loop` that stops each row at any end id and the whole batch once every row is done
+or the budget is spent. The cache is donated to the compiled function and handed back, so it is
+updated in place and reused by the next call of the same shape instead of being reallocated.
+
+Greedy by default (argmax, first index on ties, as transformers does); temperature and top-p
+sampling take an explicit PRNG key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from tailjax.model import sharding
+
+MIN_PROMPT_BUCKET = 16
+# Prefill computes logits for every prompt position; chunk it so those logits stay under this.
+PREFILL_LOGITS_BYTES = 1 << 30
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What `generate` returns, one row per prompt.
+
+    tokens: [batch, max_new_tokens] int32; row b's output is tokens[b, :lengths[b]] (the end
+        token included when one was reached), the rest is padding.
+    lengths: [batch] int32, tokens generated per row.
+    truncated: [batch] bool, True where the row spent the whole budget without an end token.
+    """
+
+    tokens: np.ndarray
+    lengths: np.ndarray
+    truncated: np.ndarray
+
+    def rows(self) -> list[list[int]]:
+        return [self.tokens[b, : self.lengths[b]].tolist() for b in range(len(self.lengths))]
+
+
+def bucket(n: int, minimum: int = 1) -> int:
+    """The smallest power of two >= max(n, minimum)."""
+    return 1 << (max(n, minimum) - 1).bit_length()
+
+
+def left_pad(prompts: Sequence[Sequence[int]], length: int, rows: int, pad_id: int):
+    """Prompts right-aligned in a [rows, length] array; rows past len(prompts) are filler.
+
+    Filler rows get a one-token prompt so that every query has a key to attend to.
+    Returns (ids, lengths) as int32 numpy arrays.
+    """
+    ids = np.full((rows, length), pad_id, np.int32)
+    lengths = np.ones((rows,), np.int32)
+    for b, p in enumerate(prompts):
+        ids[b, length - len(p):] = p
+        lengths[b] = len(p)
+    return ids, lengths
+
+
+def _pick(logits, key, temperature: float, top_p: float):
+    """Next tokens [b] from last-position logits [b, vocab]: argmax, or a top-p sample."""
+    if temperature == 0.0:
+        return jnp.argmax(logits, axis=-1).astype(jnp.int32)
+    logits = logits.astype(jnp.float32) / temperature
+    if top_p < 1.0:
+        ordered = jnp.sort(logits, axis=-1)[:, ::-1]
+        probs = jax.nn.softmax(ordered, axis=-1)
+        # Keep the smallest prefix whose mass reaches top_p (the first token always stays).
+        kept = (jnp.cumsum(probs, axis=-1) - probs) < top_p
+        threshold = jnp.min(jnp.where(kept, ordered, jnp.inf), axis=-1, keepdims=True)
+        logits = jnp.where(logits < threshold, -jnp.inf, logits)
+    return jax.random.categorical(key, logits, axis=-1).astype(jnp.int32)
+
+
+def _prefill_chunk(rows: int, length: int, vocab: int) -> int:
+    """The largest power-of-two chunk <= length whose logits fit PREFILL_LOGITS_BYTES."""
+    chunk = length
+    while chunk > 1 and rows * chunk * vocab * 4 > PREFILL_LOGITS_BYTES:
+        chunk //= 2
+    return chunk
+
+
+def _decode(graphdef, state, cache, ids, prompt_lens, active, key, *, max_new_tokens: int,
+            end_ids: tuple[int, ...], pad_id: int, temperature: float, top_p: float,
+            chunk: int, vocab: int):
+    """The compiled body: prefill the left-padded prompts, then decode until done."""
+    model = nnx.merge(graphdef, state)
+    rows, length = ids.shape
+    max_len = length + max_new_tokens
+    first = length - prompt_lens  # the slot of each row's first real prompt token
+    kv_mask = jnp.arange(max_len)[None, :] >= first[:, None]
+    positions = jnp.maximum(jnp.arange(length)[None, :] - first[:, None], 0)
+    ends = jnp.asarray(end_ids, jnp.int32)
+
+    def prefill(c, carry):
+        cache, _ = carry
+        start = c * chunk
+        chunk_ids = jax.lax.dynamic_slice_in_dim(ids, start, chunk, axis=1)
+        chunk_pos = jax.lax.dynamic_slice_in_dim(positions, start, chunk, axis=1)
+        logits, cache = model(chunk_ids, chunk_pos, cache=cache, cache_index=start,
+                              kv_mask=kv_mask)
+        return cache, logits[:, -1].astype(jnp.float32)
+
+    cache, last = jax.lax.fori_loop(0, length // chunk, prefill,
+                                    (cache, jnp.zeros((rows, vocab), jnp.float32)))
+
+    key, sub = jax.random.split(key)
+    token = _pick(last, sub, temperature, top_p)
+    done = ~active | jnp.isin(token, ends)
+    out = jnp.full((rows, max_new_tokens), pad_id, jnp.int32).at[:, 0].set(token)
+    lengths = jnp.ones((rows,), jnp.int32)
+
+    def cond(carry):
+        i, _, done, *_ = carry
+        return (i < max_new_tokens) & ~jnp.all(done)
+
+    def step(carry):
+        i, token, done, lengths, out, cache, key = carry
+        logits, cache = model(token[:, None], (prompt_lens + i - 1)[:, None], cache=cache,
+                              cache_index=length + i - 1, kv_mask=kv_mask)
+        key, sub = jax.random.split(key)
+        nxt = jnp.where(done, pad_id, _pick(logits[:, -1], sub, temperature, top_p))
+        out = jax.lax.dynamic_update_slice_in_dim(out, nxt[:, None], i, axis=1)
+        lengths = lengths + (~done).astype(jnp.int32)
+        done = done | jnp.isin(nxt, ends)
+        return i + 1, nxt, done, lengths, out, cache, key
+
+    carry = (jnp.int32(1), token, done, lengths, out, cache, key)
+    _, _, done, lengths, out, cache, _ = jax.lax.while_loop(cond, step, carry)
+    # A row is done here only if it emitted an end token (filler rows are not reported).
+    return out, lengths, ~done, cache
+
+
+_decode_jit = jax.jit(
+    _decode,
+    static_argnums=(0,),
+    static_argnames=("max_new_tokens", "end_ids", "pad_id", "temperature", "top_p", "chunk",
+                     "vocab"),
+    donate_argnames=("cache",),
+)
+
+
+class Decoder:
+    """A model prepared for repeated batched generation.
+
+    Holds the split model (graph definition + state) and the last KV cache, which the next call
+    of the same (rows, max_len) shape reuses: only one cache is kept, so memory stays bounded.
+    With a mesh, prompt rows are sharded over the mesh's data axes and the cache as the model's
+    sharding rules say (batch over data, kv heads over tensor).
+    """
+
+    def __init__(self, model, mesh=None, cache_dtype=None):
+        self.config = model.config
+        self.mesh = mesh
+        self.cache_dtype = cache_dtype if cache_dtype is not None else _param_dtype(model)
+        self._graphdef, self._state = nnx.split(model)
+        self._init_cache = model.init_cache
+        self._cache = None
+        self._cache_shape = None
+
+    @property
+    def row_multiple(self) -> int:
+        """Rows per batch must be a multiple of this (the number of data shards)."""
+        return 1 if self.mesh is None else _data_shards(self.mesh)
+
+    def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int,
+                 end_ids: Sequence[int], *, pad_id: int = 0, temperature: float = 0.0,
+                 top_p: float = 1.0, key: jax.Array | None = None) -> Generation:
+        """Continue each prompt (a list of token ids) by up to max_new_tokens tokens."""
+        _check_request(prompts, max_new_tokens, end_ids, temperature, top_p, key,
+                       self.config.vocab_size)
+        n = len(prompts)
+        rows = bucket(n, self.row_multiple)
+        length = bucket(max(len(p) for p in prompts), MIN_PROMPT_BUCKET)
+        ids, lens = left_pad(prompts, length, rows, pad_id)
+        active = np.arange(rows) < n
+        key = jax.random.key(0) if key is None else key
+        cache = self._take_cache(rows, length + max_new_tokens)
+        ids, lens, active = self._place(ids, lens, active)
+        with _mesh_context(self.mesh):
+            out, lengths, truncated, cache = _decode_jit(
+                self._graphdef, self._state, cache, ids, lens, active, key,
+                max_new_tokens=max_new_tokens, end_ids=tuple(sorted(set(end_ids))),
+                pad_id=pad_id, temperature=float(temperature), top_p=float(top_p),
+                chunk=_prefill_chunk(rows, length, self.config.vocab_size),
+                vocab=self.config.vocab_size)
+        self._cache = cache
+        out, lengths, truncated = jax.device_get((out, lengths, truncated))
+        return Generation(np.asarray(out[:n]), np.asarray(lengths[:n]),
+                          np.asarray(truncated[:n]))
+
+    def _take_cache(self, rows: int, max_len: int):
+        """The kept cache when its shape fits, else a fresh one (the old one is released)."""
+        shape = (rows, max_len)
+        if self._cache is None or self._cache_shape != shape:
+            self._cache = None  # drop the old buffers before allocating the new ones
+            self._cache = _new_cache(self._init_cache, rows, max_len, self.cache_dtype,
+                                     self.mesh)
+            self._cache_shape = shape
+        cache, self._cache = self._cache, None  # donated: the call hands back its successor
+        return cache
+
+    def _place(self, ids, lens, active):
+        if self.mesh is None:
+            return jnp.asarray(ids), jnp.asarray(lens), jnp.asarray(active)
+        rows_sharding = _rows_sharding(self.mesh)
+        return (jax.device_put(ids, rows_sharding(2)), jax.device_put(lens, rows_sharding(1)),
+                jax.device_put(active, rows_sharding(1)))
+
+
+def generate(model, prompts: Sequence[Sequence[int]], max_new_tokens: int,
+             end_ids: Sequence[int], *, pad_id: int = 0, temperature: float = 0.0,
+             top_p: float = 1.0, key: jax.Array | None = None, mesh=None,
+             cache_dtype=None) -> Generation:
+    """Greedy (or sampled) continuation of a batch of token-id prompts; see `Decoder`.
+
+    For many batches build one `Decoder` and call its `generate`, which keeps the KV cache.
+    """
+    return Decoder(model, mesh=mesh, cache_dtype=cache_dtype).generate(
+        prompts, max_new_tokens, end_ids, pad_id=pad_id, temperature=temperature, top_p=top_p,
+        key=key)
+
+
+def _check_request(prompts, max_new_tokens, end_ids, temperature, top_p, key, vocab):
+    if len(prompts) == 0:
+        raise ValueError("no prompts to decode; pass at least one list of token ids")
+    for i, p in enumerate(prompts):
+        if len(p) == 0:
+            raise ValueError(f"prompt {i} is empty; every prompt needs at least one token")
+        bad = [t for t in p if not 0 <= int(t) < vocab]
+        if bad:
+            raise ValueError(f"prompt {i} has token id {bad[0]} outside the model's vocabulary "
+                             f"[0, {vocab}); encode it with the model's own tokenizer")
+    if int(max_new_tokens) < 1:
+        raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+    if any(not 0 <= int(e) < vocab for e in end_ids):
+        raise ValueError(f"end ids {list(end_ids)} must lie in the vocabulary [0, {vocab})")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0 (0 is greedy), got {temperature}")
+    if not 0.0 < top_p <= 1.0:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+    if temperature > 0 and key is None:
+        raise ValueError("sampling (temperature > 0) needs an explicit PRNG key: "
+                         "pass key=jax.random.key(seed)")
+
+
+def _data_shards(mesh) -> int:
+    """How many ways the batch dimension is split on this mesh."""
+    spec = sharding.logical_to_spec(("batch",), None, mesh)[0]
+    axes = () if spec is None else (spec,) if isinstance(spec, str) else spec
+    return math.prod(mesh.shape[a] for a in axes)
+
+
+def _rows_sharding(mesh):
+    return functools.partial(sharding.batch_sharding, mesh)
+
+
+def _mesh_context(mesh):
+    return contextlib.nullcontext() if mesh is None else jax.set_mesh(mesh)
+
+
+# The logical axes of one layer's cached keys (or values): [batch, max_len, kv_heads, head_dim].
+CACHE_AXES = ("batch", "cache_seq", "act_kv_heads", "head_dim")
+
+
+@dataclass(frozen=True)
+class KVPlan:
+    """The KV cache `Decoder` allocates for one batch, and its share on each device."""
+
+    layers: int
+    batch: int
+    max_len: int
+    kv_heads: int
+    head_dim: int
+    dtype: str
+    mesh_shape: dict
+    spec: tuple
+    total_bytes: int
+    per_device_bytes: int
+
+    def describe(self) -> str:
+        gib = 1 << 30
+        mesh = " x ".join(f"{k}={v}" for k, v in self.mesh_shape.items())
+        return "\n".join([
+            f"KV cache: {self.layers} layers x (k, v) x [batch {self.batch}, tokens "
+            f"{self.max_len}, kv heads {self.kv_heads}, head dim {self.head_dim}] {self.dtype}",
+            f"  total      {self.total_bytes / gib:9.2f} GiB ({self.total_bytes} bytes)",
+            f"  mesh       {mesh} ({math.prod(self.mesh_shape.values())} devices); one layer's k "
+            f"or v is split as {self.spec}",
+            f"  per device {self.per_device_bytes / gib:9.2f} GiB ({self.per_device_bytes} bytes)",
+        ] + ([f"  note: mesh axes {', '.join(self.unused_axes)} do not split the cache (they "
+              "divide neither the batch nor the kv heads), so it is replicated along them"]
+             if self.unused_axes else []))
+
+    @property
+    def unused_axes(self) -> list[str]:
+        used = {a for e in self.spec if e is not None for a in ((e,) if isinstance(e, str) else e)}
+        return [a for a, n in self.mesh_shape.items() if n > 1 and a not in used]
+
+
+def plan_kv_cache(arch: dict, batch: int, max_len: int, mesh_shape: dict,
+                  dtype: str = "bfloat16") -> KVPlan:
+    """Size of the KV cache for an HF-style architecture dict on a mesh of the given axis sizes.
+
+    The split per device follows the model's sharding rules (batch over the data axes, kv heads
+    over tensor when they divide), so the plan is what `Decoder` would allocate.
+    """
+    from jax.sharding import AbstractMesh
+
+    if batch < 1 or max_len < 1:
+        raise ValueError(f"batch and tokens must be positive, got {batch} and {max_len}")
+    sizes = {a: int(mesh_shape.get(a, 1)) for a in sharding.MESH_AXES}
+    unknown = set(mesh_shape) - set(sharding.MESH_AXES)
+    if unknown:
+        raise ValueError(f"unknown mesh axes {sorted(unknown)}; use "
+                         f"{', '.join(sharding.MESH_AXES)}")
+    if -1 in sizes.values():
+        rest = math.prod(s for s in sizes.values() if s != -1)
+        devices = jax.device_count()
+        if devices % rest:
+            raise ValueError(f"mesh {mesh_shape} does not fit {devices} devices")
+        sizes = {a: devices // rest if s == -1 else s for a, s in sizes.items()}
+    if any(s < 1 for s in sizes.values()):
+        raise ValueError(f"mesh axis sizes must be positive, got {mesh_shape}")
+    mesh = AbstractMesh(tuple(sizes.values()), tuple(sizes))
+    layers = arch["num_hidden_layers"]
+    kv_heads = arch["num_key_value_heads"]
+    head_dim = arch.get("head_dim") or arch["hidden_size"] // arch["num_attention_heads"]
+    shape = (batch, max_len, kv_heads, head_dim)
+    spec = sharding.logical_to_spec(CACHE_AXES, shape, mesh)
+    split = 1
+    for entry in spec:
+        for axis in (() if entry is None else (entry,) if isinstance(entry, str) else entry):
+            split *= sizes[axis]
+    itemsize = jnp.dtype(dtype).itemsize
+    total = 2 * layers * math.prod(shape) * itemsize
+    return KVPlan(layers, batch, max_len, kv_heads, head_dim, str(jnp.dtype(dtype)), sizes,
+                  tuple(spec), total, total // split)

@@ -1,0 +1,322 @@
+"""`python -m tailjax.eval`: greedy pass@1 per task and length split.
+
+The test sets are fixed (their own seed, disjoint from training), decoded in batches with the
+KV-cache decoder, and scored deterministically with `tailjax.tasks.score` (the last `\\boxed{}`
+against the canonical answer; no model judges). An output without a `\\boxed{}` is wrong and
+counted as "unparsed"; one that spent the whole token budget is counted as "truncated" and scored
+on what it wrote. Writes results.json, results.md (tasks x S/M/L, like the paper's Figure 4),
+accuracy.png and samples.jsonl (every prompt's output, for reading failures).
+
+The checkpoint may be an HF directory (a downloaded Qwen2.5 evaluated zero-shot, the paper's
+baseline row), a tailjax model checkpoint, or a training run's checkpoint directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from tailjax import tasks as tasks_lib
+from tailjax.tasks import SPLITS
+
+RESULT_FILES = ("results.json", "results.md", "accuracy.png", "samples.jsonl")
+
+
+def test_records(task: str, split: str, n: int, variant: str,
+                 lengths: Sequence[int] | None = None) -> list[dict]:
+    """The first n test records of (task, split): fixed, and disjoint from any training stream."""
+    from tailjax.data.records import test_set
+
+    return test_set(task, split, n, variant, lengths=tuple(lengths) if lengths else None)
+
+
+def prompt_ids(tokenizer, prompt: str) -> list[int]:
+    """The token ids the model continues: the prompt exactly as training encodes it."""
+    return tokenizer.encode(prompt)
+
+
+def evaluate(model, tokenizer, task_names: Sequence[str], splits: Sequence[str], n: int,
+             variant: str = "tail-styled", lengths: Mapping[str, Sequence[int]] | None = None,
+             batch_size: int = 64, max_new_tokens: int = 2048, mesh=None,
+             progress: bool = True, decoder=None) -> dict:
+    """Decode and score n test items per (task, split); the results dict `write_results` takes.
+
+    lengths: reduced length ranges per split (the CPU demo's), else each task's own ranges.
+    """
+    from tqdm import tqdm
+
+    from tailjax.decode import Decoder
+
+    if batch_size < 1 or max_new_tokens < 1 or n < 1:
+        raise ValueError(f"batch_size, max_new_tokens and n must be positive, got {batch_size}, "
+                         f"{max_new_tokens} and {n}")
+    task_names = [tasks_lib.get_task(t).name for t in task_names]
+    splits = [tasks_lib.check_split(s) for s in splits]
+    lengths = dict(lengths or {})
+    if tokenizer.vocab_size > model.config.vocab_size:
+        raise ValueError(f"the tokenizer has {tokenizer.vocab_size} tokens but the model only "
+                         f"{model.config.vocab_size}; evaluate with the model's own tokenizer")
+    decoder = decoder or Decoder(model, mesh=mesh)
+
+    items = []
+    for task in task_names:
+        for split in splits:
+            for record in test_records(task, split, n, variant, lengths.get(split)):
+                ids = prompt_ids(tokenizer, record["prompt"])
+                expected = len(tokenizer.encode(record["completion"]))
+                items.append((expected, len(ids), record, ids))
+    # Rows of similar expected length share a batch, so few rows idle while others finish.
+    items.sort(key=lambda item: (item[0], item[1]))
+
+    samples = []
+    bar = tqdm(total=len(items), desc="eval", unit="item", disable=not progress, file=sys.stderr)
+    for start in range(0, len(items), batch_size):
+        batch = items[start:start + batch_size]
+        out = decoder.generate([ids for *_, ids in batch], max_new_tokens, tokenizer.end_ids,
+                               pad_id=tokenizer.pad_id)
+        for (_, _, record, _), row, truncated in zip(batch, out.rows(), out.truncated):
+            ends = set(tokenizer.end_ids)
+            text = tokenizer.decode([t for t in row if t not in ends])
+            samples.append(_judge(record, text, len(row), bool(truncated)))
+        bar.update(len(batch))
+    bar.close()
+
+    table = {t: {s: _tally([x for x in samples if x["task"] == t and x["split"] == s])
+                 for s in splits} for t in task_names}
+    return {"variant": variant, "n": n, "max_new_tokens": max_new_tokens,
+            "lengths": {s: list(r) for s, r in lengths.items()}, "tasks": table,
+            "samples": samples}
+
+
+def _judge(record: dict, text: str, generated: int, truncated: bool) -> dict:
+    parsed = tasks_lib.last_boxed(text)
+    return {"task": record["task"], "split": record["split"], "length": record["length"],
+            "prompt": record["prompt"], "answer": record["answer"], "output": text,
+            "parsed": parsed, "correct": tasks_lib.score(record["task"], text, record["answer"]),
+            "unparsed": parsed is None, "truncated": truncated, "generated_tokens": generated}
+
+
+def _tally(samples: list[dict]) -> dict:
+    n = len(samples)
+    correct = sum(s["correct"] for s in samples)
+    return {"n": n, "correct": correct, "accuracy": correct / n if n else 0.0,
+            "unparsed": sum(s["unparsed"] for s in samples),
+            "truncated": sum(s["truncated"] for s in samples),
+            "mean_generated_tokens": (float(np.mean([s["generated_tokens"] for s in samples]))
+                                      if n else 0.0)}
+
+
+def results_markdown(results: dict) -> str:
+    """Accuracy (%) per task and split, with the counts that explain the misses."""
+    table = results["tasks"]
+    splits = list(next(iter(table.values()))) if table else []
+    lines = [f"pass@1 (greedy), variant {results['variant']}, n={results['n']} per cell",
+             "", "| task | " + " | ".join(splits) + " |",
+             "|---|" + "---:|" * len(splits)]
+    for task, row in table.items():
+        cells = [f"{100 * row[s]['accuracy']:.1f}" for s in splits]
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    if table:
+        means = [100 * np.mean([row[s]["accuracy"] for row in table.values()]) for s in splits]
+        lines.append("| **mean** | " + " | ".join(f"**{m:.1f}**" for m in means) + " |")
+    lines += ["", "| task | split | correct | unparsed | truncated | mean tokens |",
+              "|---|---|---:|---:|---:|---:|"]
+    for task, row in table.items():
+        for s in splits:
+            c = row[s]
+            lines.append(f"| {task} | {s} | {c['correct']}/{c['n']} | {c['unparsed']} | "
+                         f"{c['truncated']} | {c['mean_generated_tokens']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_accuracy(results: dict, path: str) -> None:
+    """Grouped bars: accuracy by task, one bar per split."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = results["tasks"]
+    task_names = list(table)
+    splits = list(next(iter(table.values()))) if table else []
+    width = 0.8 / max(len(splits), 1)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(task_names) + 2), 4))
+    x = np.arange(len(task_names))
+    for i, s in enumerate(splits):
+        ax.bar(x + (i - (len(splits) - 1) / 2) * width,
+               [100 * table[t][s]["accuracy"] for t in task_names], width, label=s)
+    ax.set_xticks(x, task_names, rotation=30, ha="right")
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("pass@1 (%)")
+    ax.set_title(f"greedy pass@1 by task and length split ({results['variant']})")
+    ax.legend(title="split")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_results(results: dict, out_dir: str) -> list[str]:
+    """results.json, results.md, accuracy.png and samples.jsonl in out_dir; returns the paths."""
+    os.makedirs(out_dir, exist_ok=True)
+    paths = [os.path.join(out_dir, name) for name in RESULT_FILES]
+    summary = {k: v for k, v in results.items() if k != "samples"}
+    with open(paths[0], "w") as f:
+        json.dump(summary, f, indent=2)
+        f.write("\n")
+    with open(paths[1], "w") as f:
+        f.write(results_markdown(results))
+    plot_accuracy(results, paths[2])
+    with open(paths[3], "w") as f:
+        for sample in results.get("samples", []):
+            f.write(json.dumps(sample) + "\n")
+    return paths
+
+
+def resolve_tokenizer(checkpoint: str, configured: str | None) -> str:
+    """Which tokenizer a checkpoint decodes with.
+
+    An HF directory carries its own tokenizer files; a tailjax checkpoint records its tokenizer
+    in model_config.json; otherwise the config's model.tokenizer ("char" for the tiny model).
+    """
+    if any(os.path.exists(os.path.join(checkpoint, f))
+           for f in ("tokenizer.json", "tokenizer_config.json")):
+        return checkpoint
+    meta = os.path.join(checkpoint, "model_config.json")
+    if os.path.exists(meta):
+        with open(meta) as f:
+            recorded = json.load(f).get("tokenizer")
+        if recorded:
+            return recorded
+    return configured or "char"
+
+
+def _csv(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def _mesh_shape(text: str) -> dict[str, int]:
+    """'data=2,tensor=4' -> {"data": 2, "tensor": 4}."""
+    shape = {}
+    for part in _csv(text):
+        name, _, size = part.partition("=")
+        try:
+            shape[name.strip()] = int(size)
+        except ValueError:
+            raise ValueError(f"--mesh {text!r}: write axis sizes as name=int, e.g. "
+                             "data=2,tensor=4") from None
+    return shape
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m tailjax.eval",
+        description="Greedy pass@1 per task and length split; writes results.json, results.md, "
+                    "accuracy.png and samples.jsonl. With --plan, prints the KV cache the "
+                    "decoder allocates per device instead (e.g. the 7B config at batch 32 and "
+                    "32k tokens: --plan --set model.preset=qwen2.5-7b --batch-size 32 "
+                    "--plan-tokens 32768 --mesh data=2,tensor=4).")
+    p.add_argument("--config", help="YAML config (its eval, data, model and mesh sections)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. eval.n=50 (repeatable)")
+    p.add_argument("--checkpoint", help="HF directory, tailjax model checkpoint, or a training "
+                                        "run's checkpoint directory (its latest step)")
+    p.add_argument("--tasks", help="comma-separated task names (default: the config's "
+                                   "data.tasks)")
+    p.add_argument("--splits", help="comma-separated splits, e.g. S,M,L (default: eval.splits)")
+    p.add_argument("--n", type=int, help="test items per task and split (default: eval.n)")
+    p.add_argument("--variant", help="trace variant of the prompts (default: data.variant)")
+    p.add_argument("--out", help="output directory (default: <train.out_dir>/eval)")
+    p.add_argument("--batch-size", type=int, help="prompts decoded together (default: "
+                                                  "eval.batch_size; 32 with --plan)")
+    p.add_argument("--max-new-tokens", type=int,
+                   help="token budget per output (default: eval.max_new_tokens)")
+    p.add_argument("--tokenizer", help="'char' or an HF tokenizer directory (default: the "
+                                       "checkpoint's own, else model.tokenizer)")
+    p.add_argument("--mesh", help="mesh axis sizes, e.g. data=2,tensor=4 (default: mesh.shape)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--plan", action="store_true",
+                   help="print the KV cache size per device and exit (needs no checkpoint)")
+    p.add_argument("--plan-tokens", type=int, default=32768,
+                   help="cache length (prompt + generated tokens) for --plan (default 32768)")
+    return p
+
+
+def _plan(args, cfg) -> str:
+    from tailjax.config import arch
+    from tailjax.decode import plan_kv_cache
+
+    shape = _mesh_shape(args.mesh) if args.mesh else dict(cfg.mesh.shape)
+    batch = args.batch_size or 32
+    return plan_kv_cache(arch(cfg), batch, args.plan_tokens, shape,
+                         dtype=cfg.model.dtype).describe()
+
+
+def run(args) -> dict | str:
+    """Everything main does, returning the results (or the plan's text) for tests to check."""
+    from tailjax.config import load_config
+
+    cfg = load_config(args.config, args.set)
+    if args.plan:
+        return _plan(args, cfg)
+    if not args.checkpoint:
+        raise ValueError("--checkpoint is required: an HF directory, a tailjax model checkpoint "
+                         "or a training run's checkpoint directory")
+    if not os.path.isdir(args.checkpoint):
+        raise ValueError(f"checkpoint {args.checkpoint} is not a directory; pass an HF "
+                         "directory or a tailjax checkpoint directory")
+    task_names = _csv(args.tasks) if args.tasks else list(cfg.data.tasks)
+    splits = _csv(args.splits) if args.splits else list(cfg.eval.splits)
+    if not task_names or not splits:
+        raise ValueError("--tasks and --splits need at least one name each")
+    for t in task_names:
+        tasks_lib.get_task(t)
+    for s in splits:
+        tasks_lib.check_split(s)
+
+    import jax
+
+    from tailjax import model as model_lib
+    from tailjax.model import sharding
+    from tailjax.tokenizer import load_tokenizer
+
+    tokenizer = load_tokenizer(args.tokenizer or resolve_tokenizer(args.checkpoint,
+                                                                  cfg.model.tokenizer))
+    shape = _mesh_shape(args.mesh) if args.mesh else dict(cfg.mesh.shape)
+    mesh = sharding.make_mesh(shape) if jax.device_count() > 1 else None
+    model = model_lib.load(args.checkpoint, dtype=cfg.model.dtype, mesh=mesh)
+    results = evaluate(
+        model, tokenizer, task_names, splits,
+        n=args.n if args.n is not None else cfg.eval.n,
+        variant=args.variant or cfg.data.variant,
+        lengths={s: tuple(r) for s, r in cfg.eval.lengths.items()},
+        batch_size=args.batch_size or cfg.eval.batch_size,
+        max_new_tokens=args.max_new_tokens or cfg.eval.max_new_tokens,
+        mesh=mesh, progress=not args.no_progress)
+    results["checkpoint"] = args.checkpoint
+    out_dir = args.out or os.path.join(cfg.train.out_dir, "eval")
+    results["files"] = write_results(results, out_dir)
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result = run(args)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if isinstance(result, str):
+        print(result)
+    else:
+        print(results_markdown(result))
+        print(f"wrote {', '.join(result['files'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
