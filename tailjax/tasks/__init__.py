@@ -115,10 +115,27 @@ def synthesize(task: str, split: str, seed: int, index: int, variant: str = "tai
     The length is drawn uniformly from the split's range, or from `lengths` when given (the CPU
     demo trains on reduced ranges).
     """
+    t, length, rng = _stream(task, split, seed, index, lengths)
+    return make_record(t, split, length, rng, variant, template)
+
+
+def sample_instance(task: str, split: str, seed: int, index: int,
+                    lengths: tuple[int, int] | None = None) -> dict:
+    """The instance of `synthesize(task, split, seed, index, ..., lengths)`, without solving it
+    (cheap: test-set exclusion and deduplication need only the instances)."""
+    t, length, rng = _stream(task, split, seed, index, lengths)
+    return t.sample(rng, length)
+
+
+def _stream(task, split, seed, index, lengths):
+    """The task, the drawn length and the rng positioned where make_record samples from it."""
     t = get_task(task)
     lo, hi = lengths if lengths is not None else t.ranges[check_split(split)]
+    if not 0 < lo <= hi:
+        raise ValueError(f"length range {lo},{hi} is empty or not positive; give LO,HI with "
+                         "0 < LO <= HI")
     rng = random.Random(f"{task}/{split}/{seed}/{index}")
-    return make_record(t, split, rng.randint(lo, hi), rng, variant, template)
+    return t, rng.randint(lo, hi), rng
 
 
 _BOXED = re.compile(r"\\boxed\{")
@@ -153,7 +170,8 @@ def score(task: Task | str, completion: str, answer: str) -> bool:
 
 __all__ = ["SPLITS", "RECORD_KEYS", "TASKS", "Task", "Trace", "VARIANTS", "boxed", "check_split",
            "get_task", "instance_key", "last_boxed", "make_record", "register", "render",
-           "score", "synthesize"]
+           "sample_instance", "score", "synthesize"]
 
 # The task modules register themselves on import; keep these imports last.
 # (Task modules are added here as they land, e.g. `from tailjax.tasks import simulation`.)
+from tailjax.tasks import divide_and_conquer  # noqa: E402,F401

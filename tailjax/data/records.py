@@ -1,0 +1,169 @@
+"""JSONL records, deduplicated generation, fixed test sets, and train/test disjointness.
+
+A record (DESIGN.md section 3) is one synthesized problem: task, split, length, instance, prompt,
+completion, answer. Generation walks the stream `synthesize(task, split, seed, index)` for
+index = 0, 1, 2, ... and keeps each instance the first time it appears, so the same arguments
+always give the same records, byte for byte.
+
+Test sets are the first TEST_SIZE distinct instances of the stream with seed TEST_SEED. Any
+generation with another seed skips every instance of the test sets of all three splits (with the
+default length ranges and, when given, the override `lengths`), so a training set never shares
+an instance with a test set.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import random
+from typing import Iterable, Mapping
+
+from tailjax.tasks import SPLITS, check_split, get_task, instance_key, sample_instance, synthesize
+
+TEST_SEED = 20250717
+TEST_SIZE = 500
+# How many draws beyond n may be spent skipping duplicates before the instance space is judged
+# too small for n distinct instances.
+_SLACK = 1000
+
+
+def _unique_indices(task: str, split: str, n: int, seed: int, lengths=None,
+                    exclude: frozenset | set = frozenset()) -> list[int]:
+    """Stream indices of the first n distinct instances not in `exclude`."""
+    if n <= 0:
+        raise ValueError(f"n must be positive, got {n}")
+    seen: set[str] = set()
+    kept: list[int] = []
+    index = 0
+    while len(kept) < n:
+        if index - len(kept) > _SLACK + n:
+            raise ValueError(
+                f"only {len(kept)} distinct {task} instances found for split {split} "
+                f"(lengths {lengths or get_task(task).ranges[split]}) after {index} draws; "
+                "ask for fewer records or a wider --lengths range")
+        key = instance_key(sample_instance(task, split, seed, index, lengths))
+        if key not in seen and key not in exclude:
+            seen.add(key)
+            kept.append(index)
+        index += 1
+    return kept
+
+
+@functools.lru_cache(maxsize=None)
+def _test_keys(task: str, split: str, lengths) -> frozenset:
+    return frozenset(instance_key(sample_instance(task, split, TEST_SEED, i, lengths))
+                     for i in _unique_indices(task, split, TEST_SIZE, TEST_SEED, lengths))
+
+
+def test_keys(task: str, split: str, lengths: tuple[int, int] | None = None) -> frozenset:
+    """instance_key of every instance in the test set of (task, split, lengths)."""
+    get_task(task)
+    check_split(split)
+    return _test_keys(task, split, tuple(lengths) if lengths is not None else None)
+
+
+def excluded_keys(task: str, lengths: tuple[int, int] | None = None) -> frozenset:
+    """Every test instance a training set of `task` must avoid: the test sets of all splits,
+    with the default ranges and with `lengths` when given."""
+    keys = frozenset()
+    for ls in {None, tuple(lengths) if lengths is not None else None}:
+        for split in SPLITS:
+            keys |= test_keys(task, split, ls)
+    return keys
+
+
+def generate(task: str, split: str, n: int, seed: int, variant: str = "tail-styled",
+             lengths: tuple[int, int] | None = None, template: int | None = None) -> list[dict]:
+    """n distinct records of one split; disjoint from every test set unless seed == TEST_SEED."""
+    t = get_task(task)
+    check_split(split)
+    if variant not in t.variants:
+        raise ValueError(f"unknown variant {variant!r} for task {task!r}; choose one of "
+                         f"{', '.join(t.variants)}")
+    if template is not None and not 0 <= template < len(t.templates):
+        raise ValueError(f"template {template} out of range; task {task!r} has templates "
+                         f"0..{len(t.templates) - 1}")
+    exclude = frozenset() if seed == TEST_SEED else excluded_keys(task, lengths)
+    return [synthesize(task, split, seed, i, variant, lengths, template)
+            for i in _unique_indices(task, split, n, seed, lengths, exclude)]
+
+
+def split_counts(mix: Mapping[str, float], n: int) -> dict[str, int]:
+    """n records shared among splits in proportion to `mix` (largest remainder; sums to n)."""
+    for split, w in mix.items():
+        check_split(split)
+        if w < 0:
+            raise ValueError(f"mix weight of {split} is negative ({w})")
+    total = sum(mix.values())
+    if total <= 0:
+        raise ValueError("mix weights sum to zero; give e.g. S=0.8,M=0.1,L=0.1")
+    exact = {s: n * w / total for s, w in mix.items()}
+    counts = {s: int(v) for s, v in exact.items()}
+    for s in sorted(exact, key=lambda s: (counts[s] - exact[s], SPLITS.index(s)))[
+            :n - sum(counts.values())]:
+        counts[s] += 1
+    return {s: c for s, c in counts.items() if c > 0}
+
+
+def generate_mix(task: str, mix: Mapping[str, float], n: int, seed: int,
+                 variant: str = "tail-styled", lengths=None, template=None) -> list[dict]:
+    """n records drawn from several splits by weight, in a seeded shuffled order."""
+    if n <= 0:
+        raise ValueError(f"n must be positive, got {n}")
+    records = []
+    for split, count in split_counts(mix, n).items():
+        records += generate(task, split, count, seed, variant, lengths, template)
+    random.Random(f"mix/{task}/{seed}").shuffle(records)
+    return records
+
+
+def test_set(task: str, split: str, n: int = TEST_SIZE, variant: str = "tail-styled",
+             lengths: tuple[int, int] | None = None) -> list[dict]:
+    """The first n records of the fixed test set of (task, split); n <= TEST_SIZE."""
+    if n > TEST_SIZE:
+        raise ValueError(f"test sets hold {TEST_SIZE} instances; ask for n <= {TEST_SIZE}")
+    return generate(task, split, n, TEST_SEED, variant, lengths)
+
+
+def dumps(record: dict) -> str:
+    """One JSONL line; ASCII with fixed key order, so files are byte-identical across runs."""
+    return json.dumps(record, ensure_ascii=True)
+
+
+def write_records(records: Iterable[dict], path: str) -> int:
+    """Write JSONL atomically (a partial file never appears under `path`); returns the count."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    n = 0
+    try:
+        with open(tmp, "w", encoding="ascii", newline="\n") as f:
+            for r in records:
+                f.write(dumps(r) + "\n")
+                n += 1
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return n
+
+
+def read_records(path: str) -> list[dict]:
+    """Records of a JSONL file; a malformed line is an error naming the file and line."""
+    records = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{lineno}: not a JSON line ({e.msg})") from None
+            if not isinstance(rec, dict) or not {"task", "instance"} <= set(rec):
+                raise ValueError(f"{path}:{lineno}: not a tailjax record (needs task, instance)")
+            records.append(rec)
+    return records
+
+
+def record_key(record: dict) -> tuple[str, str]:
+    """What makes two records the same problem: the task and the instance."""
+    return record["task"], instance_key(record["instance"])
