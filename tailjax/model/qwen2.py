@@ -1,0 +1,259 @@
+"""Qwen2 / Qwen2.5 decoder in Flax NNX, numerically matching transformers' Qwen2ForCausalLM.
+
+Parameters (one table, `param_specs`, gives every shape and logical axis; checkpoints, the HF
+converter and the sharding rules all use it). Per-layer weights are stacked on a leading
+"layers" axis:
+
+    embed       [vocab, d]              final_norm [d]        lm_head [d, vocab] (untied only)
+    layers/q    [L, d, heads, hd]       q_bias  [L, heads, hd]
+    layers/k,v  [L, d, kv, hd]          k_bias, v_bias [L, kv, hd]
+    layers/o    [L, heads, hd, d]
+    layers/gate, up [L, d, f]           layers/down [L, f, d]
+    layers/attn_norm, mlp_norm [L, d]
+
+Call contract:
+    model(input_ids, positions=None, segment_ids=None) -> logits [b, t, vocab] float32
+    model(input_ids, positions, cache=cache, cache_index=i, kv_mask=m) -> (logits, new_cache)
+
+segment_ids [b, t]: tokens attend only (causally) within their own segment; 0 marks padding.
+With a cache (from `init_cache`), the t new tokens' keys/values are written to slots
+[cache_index, cache_index + t) and query i attends to slots j <= cache_index + i where
+kv_mask[b, j] is True (left-padding slots are False).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from tailjax.model.kernels import attention, dense
+from tailjax.model.qwen2_config import PRESETS, Qwen2Config, preset  # noqa: F401 (re-exported)
+from tailjax.model.sharding import constrain, is_shape_axes
+
+LAYER_PARAMS = ("attn_norm", "q", "q_bias", "k", "k_bias", "v", "v_bias", "o",
+                "mlp_norm", "gate", "up", "down")
+# Logical axes of the KV cache arrays [layers, batch, max_len, kv_heads, head_dim].
+CACHE_AXES = ("cache_layers", "batch", "cache_seq", "act_kv_heads", "head_dim")
+INIT_STD = 0.02  # transformers' initializer_range for Qwen2
+
+
+def param_specs(cfg: Qwen2Config) -> dict:
+    """{name: (shape, logical_axes)}, nested as the parameter tree; the one layout table."""
+    d, f, v, L = cfg.hidden_size, cfg.intermediate_size, cfg.vocab_size, cfg.num_hidden_layers
+    h, kv, hd = cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim
+    layers = {
+        "attn_norm": ((L, d), ("layers", "norm")),
+        "q": ((L, d, h, hd), ("layers", "embed", "heads", "head_dim")),
+        "q_bias": ((L, h, hd), ("layers", "heads", "head_dim")),
+        "k": ((L, d, kv, hd), ("layers", "embed", "kv_heads", "head_dim")),
+        "k_bias": ((L, kv, hd), ("layers", "kv_heads", "head_dim")),
+        "v": ((L, d, kv, hd), ("layers", "embed", "kv_heads", "head_dim")),
+        "v_bias": ((L, kv, hd), ("layers", "kv_heads", "head_dim")),
+        "o": ((L, h, hd, d), ("layers", "heads", "head_dim", "embed")),
+        "mlp_norm": ((L, d), ("layers", "norm")),
+        "gate": ((L, d, f), ("layers", "embed", "mlp")),
+        "up": ((L, d, f), ("layers", "embed", "mlp")),
+        "down": ((L, f, d), ("layers", "mlp", "embed")),
+    }
+    specs = {"embed": ((v, d), ("vocab", "embed")), "layers": layers,
+             "final_norm": ((d,), ("norm",))}
+    if not cfg.tie_word_embeddings:
+        specs["lm_head"] = ((d, v), ("embed", "vocab"))
+    return specs
+
+
+def count_params(cfg: Qwen2Config) -> int:
+    leaves = jax.tree.leaves(param_specs(cfg), is_leaf=is_shape_axes)
+    return sum(math.prod(shape) for shape, _ in leaves)
+
+
+def _init_value(name: str, shape, dtype, key) -> jax.Array:
+    if name.endswith("norm"):
+        return jnp.ones(shape, dtype)
+    if name.endswith("bias"):
+        return jnp.zeros(shape, dtype)
+    return (INIT_STD * jax.random.normal(key, shape, jnp.float32)).astype(dtype)
+
+
+def _param(name, spec, cfg, rngs) -> nnx.Param:
+    shape, axes = spec
+    return nnx.Param(_init_value(name, shape, cfg.weight_dtype, rngs.params()), logical_axes=axes)
+
+
+class DecoderLayers(nnx.Module):
+    """All decoder layers' weights, stacked on a leading "layers" axis."""
+
+    def __init__(self, cfg: Qwen2Config, rngs: nnx.Rngs):
+        for name, spec in param_specs(cfg)["layers"].items():
+            setattr(self, name, _param(name, spec, cfg, rngs))
+
+    def arrays(self) -> dict[str, jax.Array]:
+        return {name: getattr(self, name)[...] for name in LAYER_PARAMS}
+
+
+class Qwen2(nnx.Module):
+    def __init__(self, config: Qwen2Config, *, rngs: nnx.Rngs):
+        self.config = config
+        specs = param_specs(config)
+        self.embed = _param("embed", specs["embed"], config, rngs)
+        self.layers = DecoderLayers(config, rngs)
+        self.final_norm = _param("final_norm", specs["final_norm"], config, rngs)
+        if not config.tie_word_embeddings:
+            self.lm_head = _param("lm_head", specs["lm_head"], config, rngs)
+
+    def init_cache(self, batch: int, max_len: int, dtype=None, sharding=None) -> dict:
+        """Zeroed KV cache {"k", "v"}: [layers, batch, max_len, kv_heads, head_dim] each.
+
+        `sharding`: an optional jax.sharding.Sharding to create the arrays on (see CACHE_AXES).
+        """
+        cfg = self.config
+        shape = (cfg.num_hidden_layers, batch, max_len, cfg.num_key_value_heads, cfg.head_dim)
+        dtype = jnp.dtype(dtype or cfg.compute_dtype)
+        return {"k": jnp.zeros(shape, dtype, device=sharding),
+                "v": jnp.zeros(shape, dtype, device=sharding)}
+
+    def __call__(self, input_ids, positions=None, segment_ids=None, *, cache=None,
+                 cache_index=None, kv_mask=None):
+        cfg = self.config
+        dtype = cfg.compute_dtype
+        b, t = input_ids.shape
+        if positions is None:
+            if cache is not None:
+                raise ValueError("cached decoding needs explicit positions")
+            positions = jnp.broadcast_to(jnp.arange(t, dtype=jnp.int32), (b, t))
+        embed = self.embed[...]
+        x = constrain(jnp.take(embed, input_ids, axis=0).astype(dtype), ("batch", "seq", "act_embed"))
+        cos, sin = rope_tables(positions, cfg.head_dim, cfg.rope_theta, dtype)
+        if cache is None:
+            masks = _training_masks(b, t, segment_ids, cfg)
+        else:
+            if cache_index is None:
+                raise ValueError("cached decoding needs cache_index")
+            masks = _cache_masks(b, t, cache["k"].shape[2], cache_index, kv_mask, cfg)
+        x, new_cache = _run_layers(x, self.layers.arrays(), cos, sin, masks, cfg, cache,
+                                   cache_index)
+        x = rms_norm(x, self.final_norm[...], cfg.rms_norm_eps)
+        if cfg.tie_word_embeddings:
+            logits = dense(x, embed, "btd,vd->btv", out_dtype=jnp.float32)
+        else:
+            logits = dense(x, self.lm_head[...], "btd,dv->btv", out_dtype=jnp.float32)
+        logits = constrain(logits, ("batch", "seq", "act_vocab"))
+        return logits if cache is None else (logits, new_cache)
+
+
+# ---- building blocks ----------------------------------------------------------------------------
+
+def rms_norm(x, weight, eps):
+    """transformers' Qwen2RMSNorm: normalize in f32, cast back to x's dtype, then scale."""
+    x32 = x.astype(jnp.float32)
+    y = x32 * jax.lax.rsqrt(jnp.mean(x32 * x32, axis=-1, keepdims=True) + eps)
+    return weight.astype(x.dtype) * y.astype(x.dtype)
+
+
+def rope_tables(positions, head_dim, theta, dtype):
+    """cos, sin [b, t, head_dim] of the half-split RoPE, computed in f32 then cast to dtype."""
+    inv_freq = 1.0 / (theta ** (jnp.arange(0, head_dim, 2, dtype=jnp.float32) / head_dim))
+    freqs = positions.astype(jnp.float32)[..., None] * inv_freq
+    emb = jnp.concatenate([freqs, freqs], axis=-1)
+    return jnp.cos(emb).astype(dtype), jnp.sin(emb).astype(dtype)
+
+
+def apply_rope(x, cos, sin):
+    """x [b, t, heads, hd]; rotate_half splits the head dimension into halves (not interleaved)."""
+    half = x.shape[-1] // 2
+    rotated = jnp.concatenate([-x[..., half:], x[..., :half]], axis=-1)
+    return x * cos[:, :, None, :] + rotated * sin[:, :, None, :]
+
+
+def _training_masks(b, t, segment_ids, cfg):
+    """(full, sliding) [b, t, t] masks: causal, within one segment, padding (segment 0) masked."""
+    idx = jnp.arange(t)
+    full = jnp.broadcast_to(idx[None, :] <= idx[:, None], (b, t, t))
+    if segment_ids is not None:
+        seg = segment_ids
+        full = full & (seg[:, :, None] == seg[:, None, :]) & (seg[:, None, :] != 0)
+    return full, _windowed(full, idx, idx, cfg)
+
+
+def _cache_masks(b, t, max_len, cache_index, kv_mask, cfg):
+    """(full, sliding) [b, t, max_len] masks over the cache slots for the t new queries."""
+    slots = jnp.arange(max_len)
+    q_slots = cache_index + jnp.arange(t)
+    full = jnp.broadcast_to(slots[None, :] <= q_slots[:, None], (b, t, max_len))
+    if kv_mask is not None:
+        full = full & kv_mask[:, None, :]
+    return full, _windowed(full, q_slots, slots, cfg)
+
+
+def _windowed(mask, q_idx, k_idx, cfg):
+    """transformers' sliding window: key k is visible to query q when q - k < window."""
+    if not any(cfg.sliding_layers):
+        return None
+    return mask & ((q_idx[:, None] - k_idx[None, :]) < cfg.sliding_window)[None]
+
+
+def _decoder_layer(x, p, cos, sin, mask, cfg, kv_all=None, layer=None, cache_index=None):
+    """One pre-norm decoder layer. With a cache, writes this layer's new keys/values into
+    kv_all = (k [L, b, S, kv, hd], v) at (layer, cache_index) and attends over all slots."""
+    dtype = x.dtype
+    h = rms_norm(x, p["attn_norm"], cfg.rms_norm_eps)
+    q = dense(h, p["q"], "btd,dnh->btnh") + p["q_bias"].astype(dtype)
+    k = dense(h, p["k"], "btd,dkh->btkh") + p["k_bias"].astype(dtype)
+    v = dense(h, p["v"], "btd,dkh->btkh") + p["v_bias"].astype(dtype)
+    q = constrain(apply_rope(q, cos, sin), ("batch", "seq", "act_heads", "head_dim"))
+    k = constrain(apply_rope(k, cos, sin), ("batch", "seq", "act_kv_heads", "head_dim"))
+    v = constrain(v, ("batch", "seq", "act_kv_heads", "head_dim"))
+    if kv_all is not None:
+        k_all, v_all = kv_all
+        start = (layer, 0, cache_index, 0, 0)
+        k_all = jax.lax.dynamic_update_slice(k_all, k[None].astype(k_all.dtype), start)
+        v_all = jax.lax.dynamic_update_slice(v_all, v[None].astype(v_all.dtype), start)
+        k = jax.lax.dynamic_index_in_dim(k_all, layer, keepdims=False).astype(dtype)
+        v = jax.lax.dynamic_index_in_dim(v_all, layer, keepdims=False).astype(dtype)
+        kv_all = (k_all, v_all)
+    attn = attention(q, k, v, mask)
+    x = x + dense(attn, p["o"], "btnh,nhd->btd")
+    h = rms_norm(x, p["mlp_norm"], cfg.rms_norm_eps)
+    gate = dense(h, p["gate"], "btd,df->btf")
+    up = dense(h, p["up"], "btd,df->btf")
+    hidden = constrain(jax.nn.silu(gate) * up, ("batch", "seq", "act_mlp"))
+    x = x + dense(hidden, p["down"], "btf,fd->btd")
+    return constrain(x, ("batch", "seq", "act_embed")), kv_all
+
+
+_REMAT_POLICIES = {
+    "full": None,  # save nothing but the layer's inputs; recompute the layer in the backward
+    "dots": jax.checkpoint_policies.dots_with_no_batch_dims_saveable,  # keep weight matmuls
+}
+
+
+def _run_layers(x, layer_params, cos, sin, masks, cfg, cache, cache_index):
+    """All decoder layers, by lax.scan over the stacked weights or by an unrolled loop."""
+    full_mask, sliding_mask = masks
+    sliding = jnp.asarray(cfg.sliding_layers)
+
+    def layer_fn(x, p, kv_all, layer):
+        mask = full_mask if sliding_mask is None else jnp.where(sliding[layer], sliding_mask,
+                                                                full_mask)
+        return _decoder_layer(x, p, cos, sin, mask, cfg, kv_all, layer, cache_index)
+
+    if cfg.remat != "none":
+        layer_fn = jax.checkpoint(layer_fn, policy=_REMAT_POLICIES[cfg.remat])
+    kv_all = None if cache is None else (cache["k"], cache["v"])
+    scan = cfg.scan_layers if cfg.scan_layers is not None else jax.default_backend() != "cpu"
+    if scan:
+        def body(carry, xs):
+            x, kv_all = carry
+            p, layer = xs
+            return layer_fn(x, p, kv_all, layer), None
+        layers = jnp.arange(cfg.num_hidden_layers)
+        (x, kv_all), _ = jax.lax.scan(body, (x, kv_all), (layer_params, layers))
+    else:
+        for layer in range(cfg.num_hidden_layers):
+            p = {name: w[layer] for name, w in layer_params.items()}
+            x, kv_all = layer_fn(x, p, kv_all, layer)
+    new_cache = None if kv_all is None else {"k": kv_all[0], "v": kv_all[1]}
+    return x, new_cache
