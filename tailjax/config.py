@@ -14,41 +14,19 @@ from typing import Any, Union
 
 import yaml
 
-# Architectures by name, as HF-style config dicts (what tailjax.model reads from config.json).
-# "tiny" is the CPU demo's model; "micro" keeps tests fast; the Qwen2.5 shapes let
-# `tailjax.plan` size a run before the converted checkpoint exists on disk.
-_QWEN_COMMON = {"model_type": "qwen2", "hidden_act": "silu", "rms_norm_eps": 1e-6,
-                "use_sliding_window": False, "attention_dropout": 0.0}
-PRESETS: dict[str, dict] = {
-    "micro": {**_QWEN_COMMON, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
-              "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 128,
-              "max_position_embeddings": 1024, "rope_theta": 10000.0,
-              "tie_word_embeddings": True},
-    "tiny": {**_QWEN_COMMON, "hidden_size": 256, "intermediate_size": 704,
-             "num_hidden_layers": 4, "num_attention_heads": 8, "num_key_value_heads": 2,
-             "vocab_size": 128, "max_position_embeddings": 2048, "rope_theta": 10000.0,
-             "tie_word_embeddings": True},
-    "qwen2.5-0.5b": {**_QWEN_COMMON, "hidden_size": 896, "intermediate_size": 4864,
-                     "num_hidden_layers": 24, "num_attention_heads": 14,
-                     "num_key_value_heads": 2, "vocab_size": 151936,
-                     "max_position_embeddings": 32768, "rope_theta": 1000000.0,
-                     "tie_word_embeddings": True},
-    "qwen2.5-7b": {**_QWEN_COMMON, "hidden_size": 3584, "intermediate_size": 18944,
-                   "num_hidden_layers": 28, "num_attention_heads": 28, "num_key_value_heads": 4,
-                   "vocab_size": 152064, "max_position_embeddings": 131072,
-                   "rope_theta": 1000000.0, "tie_word_embeddings": False},
-}
 DTYPES = ("float32", "bfloat16")
 
 
 @dataclass
 class ModelConfig:
-    preset: str = "tiny"          # architecture when training from scratch (see PRESETS)
+    preset: str = "tiny"          # architecture from scratch (tailjax.model.qwen2_config.PRESETS)
+    # Changes to the preset's shape, e.g. {num_hidden_layers: 2, hidden_size: 64}.
+    overrides: dict[str, Union[int, float, bool]] = field(default_factory=dict)
     init: str | None = None       # HF dir or tailjax checkpoint to fine-tune; None = scratch
     tokenizer: str = "char"       # "char" or an HF tokenizer directory
     dtype: str = "bfloat16"       # compute dtype; master weights stay float32
-    remat: bool = False           # recompute activations in the backward pass (saves memory)
-    scan_layers: bool = False     # lax.scan over layers (short compiles) vs a Python loop (CPU-fast)
+    remat: str = "none"           # recompute activations in the backward pass: none, full, dots
+    scan_layers: bool | None = None  # lax.scan over layers; None = scan except on the CPU
 
 
 @dataclass
@@ -86,6 +64,7 @@ class TrainConfig:
     log_every: int = 10
     val_every: int = 0            # 0 = no periodic validation loss
     val_batches: int = 4
+    peak_tflops: float = 0.0      # per device, for the MFU estimate; 0 = known accelerators only
 
 
 @dataclass
@@ -207,9 +186,20 @@ def _set_dotted(tree: dict, assignment: str):
 
 
 def _validate(cfg: Config):
+    from tailjax.model.qwen2_config import PRESETS, REMAT_MODES, Qwen2Config
+
     if cfg.model.preset not in PRESETS:
         raise ValueError(f"model.preset {cfg.model.preset!r} is unknown; choose one of "
                          f"{', '.join(PRESETS)}")
+    runtime = ("dtype", "param_dtype", "scan_layers", "remat")  # set by model.* keys instead
+    shape_keys = [f.name for f in dataclasses.fields(Qwen2Config) if f.name not in runtime]
+    for key in cfg.model.overrides:
+        if key not in shape_keys:
+            raise ValueError(f"unknown key model.overrides.{key}; valid keys: "
+                             f"{', '.join(shape_keys)}")
+    if cfg.model.remat not in REMAT_MODES:
+        raise ValueError(f"model.remat {cfg.model.remat!r} is unknown; choose one of "
+                         f"{', '.join(REMAT_MODES)}")
     if cfg.model.dtype not in DTYPES:
         raise ValueError(f"model.dtype {cfg.model.dtype!r} is unknown; choose one of "
                          f"{', '.join(DTYPES)}")
@@ -266,5 +256,8 @@ def to_dict(cfg: Config) -> dict:
 
 
 def arch(cfg: Config) -> dict:
-    """The HF-style architecture dict of the preset (fine-tuning reads it from `init` instead)."""
-    return dict(PRESETS[cfg.model.preset])
+    """The HF-style config.json dict of the preset with the overrides (what training from
+    scratch builds; fine-tuning reads the architecture from `init` instead)."""
+    from tailjax.model.qwen2_config import preset
+
+    return preset(cfg.model.preset, **cfg.model.overrides).to_hf()

@@ -46,8 +46,8 @@ class Encoder:
             self.dropped += 1
             return None
         # targets[j] = ids[j + 1]; it is a completion token from j = len(prompt) - 1 on.
-        mask = np.zeros(len(ids) - 1, np.int32)
-        mask[len(prompt) - 1:] = 1
+        mask = np.zeros(len(ids) - 1, np.float32)  # a weight per target token
+        mask[len(prompt) - 1:] = 1.0
         return {"inputs": ids[:-1], "targets": ids[1:], "loss_mask": mask}
 
 
@@ -56,21 +56,28 @@ def _lengths(table: dict, split: str):
     return tuple(rng) if rng else None
 
 
-def _excluded(task: str, split: str, variant: str, lengths) -> set[str]:
-    from tailjax.data.records import TEST_SIZE, test_keys
+def excluded(task: str, ranges) -> frozenset:
+    """Every test instance of `task` training must avoid: the test sets of all splits with the
+    default length ranges and with each of `ranges` (the data and eval overrides)."""
+    from tailjax.data.records import excluded_keys
 
-    return test_keys(task, split, TEST_SIZE, variant, lengths)
+    keys = excluded_keys(task)
+    for lengths in {tuple(r) for r in ranges}:
+        keys |= excluded_keys(task, lengths)
+    return keys
 
 
-def record_streams(data_cfg) -> list[tuple[grain.MapDataset, float]]:
-    """One (record dataset, weight) per (task, split) of the config, test instances removed."""
+def record_streams(data_cfg, eval_ranges=()) -> list[tuple[grain.MapDataset, float]]:
+    """One (record dataset, weight) per (task, split) of the config, with every test instance
+    removed (also those of the test sets at the `eval_ranges` length overrides)."""
+    ranges = [*data_cfg.lengths.values(), *eval_ranges]
     weights = {(t, s): wt * ws for t, wt in data_cfg.tasks.items()
                for s, ws in data_cfg.splits.items() if wt * ws > 0}
     streams = []
     if data_cfg.source == "synthesize":
         for (task, split), weight in weights.items():
             lengths = _lengths(data_cfg.lengths, split)
-            test = _excluded(task, split, data_cfg.variant, lengths)
+            test = excluded(task, ranges)
 
             def make(index, task=task, split=split, lengths=lengths):
                 return synthesize(task, split, data_cfg.seed, int(index), data_cfg.variant,
@@ -90,7 +97,7 @@ def record_streams(data_cfg) -> list[tuple[grain.MapDataset, float]]:
         if not records:
             raise ValueError(f"data.files hold no records of task {task} split {split}; "
                              "generate them or drop the task/split from data.tasks/data.splits")
-        test = _excluded(task, split, data_cfg.variant, _lengths(data_cfg.lengths, split))
+        test = excluded(task, ranges)
         records = [r for r in records if instance_key(r["instance"]) not in test]
         streams.append((grain.MapDataset.source(records), weights[(task, split)]))
     return streams
@@ -118,9 +125,9 @@ def read_jsonl(path: str) -> list[dict]:
 
 
 def mixed_records(data_cfg, epochs: float = 1.0, process_index: int = 0,
-                  process_count: int = 1) -> grain.MapDataset:
+                  process_count: int = 1, eval_ranges=()) -> grain.MapDataset:
     """All streams mixed by weight, shuffled by seed, repeated for `epochs`, this process's share."""
-    streams = record_streams(data_cfg)
+    streams = record_streams(data_cfg, eval_ranges)
     ds = grain.MapDataset.mix([s for s, _ in streams], [w for _, w in streams])
     ds = ds.shuffle(seed=data_cfg.seed)
     total = int(len(ds) * epochs)
@@ -130,7 +137,8 @@ def mixed_records(data_cfg, epochs: float = 1.0, process_index: int = 0,
 
 def _pad_row(sample: dict, length: int) -> dict:
     n = len(sample["inputs"])
-    row = {k: np.zeros(length, np.int32) for k in BATCH_KEYS}
+    row = {k: np.zeros(length, np.float32 if k == "loss_mask" else np.int32)
+           for k in BATCH_KEYS}
     for k in FIELDS:
         row[k][:n] = sample[k]
     row["segment_ids"][:n] = 1
@@ -158,7 +166,8 @@ def batches(records: grain.MapDataset, encoder: Encoder, rows: int, pack: bool =
         ds = ds.map(_rename_packed)
     else:
         ds = ds.map(lambda s: _pad_row(s, length))
-    ds = ds.map(lambda row: {k: np.asarray(row[k], np.int32) for k in BATCH_KEYS})
+    ds = ds.map(lambda row: {k: np.asarray(row[k], np.float32 if k == "loss_mask" else np.int32)
+                             for k in BATCH_KEYS})
     return ds.batch(rows, drop_remainder=True)
 
 
@@ -167,7 +176,8 @@ def train_batches(cfg, tokenizer, process_index: int = 0, process_count: int = 1
     if cfg.train.batch_size % process_count:
         raise ValueError(f"train.batch_size {cfg.train.batch_size} is not divisible by the "
                          f"{process_count} processes")
-    records = mixed_records(cfg.data, cfg.train.epochs, process_index, process_count)
+    records = mixed_records(cfg.data, cfg.train.epochs, process_index, process_count,
+                            list(cfg.eval.lengths.values()))
     encoder = Encoder(tokenizer, cfg.data.max_length)
     ds = batches(records, encoder, cfg.train.batch_size // process_count, cfg.data.pack,
                  cfg.data.seed)
