@@ -174,4 +174,5 @@ __all__ = ["SPLITS", "RECORD_KEYS", "TASKS", "Task", "Trace", "VARIANTS", "boxed
 
 # The task modules register themselves on import; keep these imports last.
 # (Task modules are added here as they land, e.g. `from tailjax.tasks import simulation`.)
+from tailjax.tasks import simulation  # noqa: E402,F401
 from tailjax.tasks import divide_and_conquer  # noqa: E402,F401
