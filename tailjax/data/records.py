@@ -29,8 +29,12 @@ _SLACK = 1000
 
 
 def _unique_indices(task: str, split: str, n: int, seed: int, lengths=None,
-                    exclude: frozenset | set = frozenset()) -> list[int]:
-    """Stream indices of the first n distinct instances not in `exclude`."""
+                    exclude: frozenset | set = frozenset(), allow_fewer: bool = False) -> list[int]:
+    """Stream indices of the first n distinct instances not in `exclude`.
+
+    When the instance space runs dry (no new instance within _SLACK + n further draws) this is an
+    error, or with `allow_fewer` the indices found so far (a tiny space's test set is all of it).
+    """
     if n <= 0:
         raise ValueError(f"n must be positive, got {n}")
     seen: set[str] = set()
@@ -38,8 +42,11 @@ def _unique_indices(task: str, split: str, n: int, seed: int, lengths=None,
     index = 0
     while len(kept) < n:
         if index - len(kept) > _SLACK + n:
+            if allow_fewer:
+                break
             raise ValueError(
-                f"only {len(kept)} distinct {task} instances found for split {split} "
+                f"only {len(kept)} distinct {task} instances"
+                f"{' outside the test sets' if exclude else ''} found for split {split} "
                 f"(lengths {lengths or get_task(task).ranges[split]}) after {index} draws; "
                 "ask for fewer records or a wider --lengths range")
         key = instance_key(sample_instance(task, split, seed, index, lengths))
@@ -53,7 +60,8 @@ def _unique_indices(task: str, split: str, n: int, seed: int, lengths=None,
 @functools.lru_cache(maxsize=None)
 def _test_keys(task: str, split: str, lengths) -> frozenset:
     return frozenset(instance_key(sample_instance(task, split, TEST_SEED, i, lengths))
-                     for i in _unique_indices(task, split, TEST_SIZE, TEST_SEED, lengths))
+                     for i in _unique_indices(task, split, TEST_SIZE, TEST_SEED, lengths,
+                                              allow_fewer=True))
 
 
 def test_keys(task: str, split: str, lengths: tuple[int, int] | None = None) -> frozenset:
