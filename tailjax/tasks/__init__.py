@@ -176,3 +176,9 @@ __all__ = ["SPLITS", "RECORD_KEYS", "TASKS", "Task", "Trace", "VARIANTS", "boxed
 # (Task modules are added here as they land, e.g. `from tailjax.tasks import simulation`.)
 from tailjax.tasks import simulation  # noqa: E402,F401
 from tailjax.tasks import divide_and_conquer  # noqa: E402,F401
+from tailjax.tasks import recursion  # noqa: E402,F401
+from tailjax.tasks import iteration  # noqa: E402,F401
+from tailjax.tasks import greedy  # noqa: E402,F401
+from tailjax.tasks import enumeration  # noqa: E402,F401
+from tailjax.tasks import dynamic_programming  # noqa: E402,F401
+from tailjax.tasks import backtracking  # noqa: E402,F401

@@ -1,0 +1,317 @@
+"""Greedy tasks: Dijkstra shortest paths, multi-machine scheduling.
+
+dijkstra
+    Instance: a connected undirected graph on vertices 0..n-1 with positive integer edge weights
+    (a random spanning tree plus about n/2 extra edges, weights 1..20) and a source vertex.
+    Answer: the shortest-path distance from the source to every vertex, in vertex order,
+    comma-separated ("0,7,3,...").
+    Greedy: Dijkstra with a linear scan for the closest unvisited vertex. Each step is a state:
+    one per candidate scanned (it restates that vertex's tentative distance and the best so far),
+    one per visit, and one per edge of the visited vertex (it restates dist[u], the weight and
+    dist[v] and relaxes, or says v is already visited).
+
+machine_schedule
+    Instance: n tasks, each (benefit p, deadline d), and x < n identical machines. Every task
+    takes one unit of time on one machine; a machine runs one task per unit; time units are
+    1, 2, ...; a task earns its benefit only if it runs in a unit <= its deadline, otherwise it
+    is not run. Answer: the maximum total benefit, an integer.
+    Greedy (optimal, because the sets of tasks that can all meet their deadlines form a matroid:
+    a set is feasible iff for every t at most x*t of its tasks have deadline <= t): take the
+    tasks in decreasing order of benefit (ties by task number) and place each in the latest unit
+    <= its deadline that still has a free machine, skipping it when there is none. The order
+    comes from a counting sort on the benefits (1..9), one state per task filed into its bucket;
+    placing a task checks one unit per state, from its deadline downwards.
+"""
+
+from __future__ import annotations
+
+import random
+
+from tailjax.tasks import Task, register
+from tailjax.tasks.answers import canonical_int_list, canonical_integer
+from tailjax.tasks.chain import Chain
+
+# --- Dijkstra ------------------------------------------------------------------------------------
+
+MAX_WEIGHT = 20
+
+
+def sample_graph(rng: random.Random, n: int) -> dict:
+    order = list(range(n))
+    rng.shuffle(order)
+    pairs = set()
+    for i in range(1, n):
+        u, v = order[i], order[rng.randrange(i)]
+        pairs.add((min(u, v), max(u, v)))
+    missing = [(u, v) for u in range(n) for v in range(u + 1, n) if (u, v) not in pairs]
+    pairs.update(rng.sample(missing, min(len(missing), n // 2)))
+    edges = [[u, v, rng.randint(1, MAX_WEIGHT)] for u, v in sorted(pairs)]
+    return {"n": n, "edges": edges, "source": rng.randrange(n)}
+
+
+def _dist(d) -> str:
+    return "inf" if d is None else str(d)
+
+
+def solve_dijkstra(instance: dict):
+    n, src = instance["n"], instance["source"]
+    adj: dict[int, list[tuple[int, int]]] = {v: [] for v in range(n)}
+    for u, v, w in instance["edges"]:
+        adj[u].append((v, w))
+        adj[v].append((u, w))
+    for v in adj:
+        adj[v].sort()
+    dist: list[int | None] = [None] * n
+    dist[src] = 0
+    visited = [False] * n
+    c = Chain()
+    c.note(f"Run Dijkstra's algorithm from vertex {src}.")
+    c.state("initialize distances", fetch={"source": src},
+            compute=f"every vertex except {src} starts at inf", write={f"dist[{src}]": 0})
+    for rnd in range(1, n + 1):
+        best = None
+        for v in range(n):
+            if visited[v] or dist[v] is None:
+                continue
+            if best is None:
+                c.state(f"scan vertex {v} in round {rnd}", fetch={f"dist[{v}]": dist[v]},
+                        compute="first candidate", write={"best": v}, loop="scan")
+                best = v
+            else:
+                better = dist[v] < dist[best]
+                c.state(f"scan vertex {v} in round {rnd}",
+                        fetch={f"dist[{v}]": dist[v], "best": best, f"dist[{best}]": dist[best]},
+                        compute=f"{dist[v]} {'<' if better else '>='} {dist[best]}",
+                        write={"best": v if better else best}, loop="scan")
+                best = v if better else best
+        if best is None:
+            break
+        u = best
+        visited[u] = True
+        c.state(f"visit vertex {u}", fetch={"best": u, f"dist[{u}]": dist[u]},
+                compute=f"dist[{u}] = {dist[u]} is final", write={f"done[{u}]": "yes"})
+        if rnd <= 2:
+            c.note(f"Visit vertex {u} at distance {dist[u]}.")
+        for v, w in adj[u]:
+            name = f"relax edge {u}-{v}"
+            if visited[v]:
+                c.state(name, fetch={f"done[{v}]": "yes"}, compute=f"vertex {v} is already "
+                        "visited", loop="relax")
+                continue
+            new = dist[u] + w
+            better = dist[v] is None or new < dist[v]
+            op = "<" if better else ">="
+            c.state(name, fetch={f"dist[{u}]": dist[u], f"w({u},{v})": w,
+                                 f"dist[{v}]": _dist(dist[v])},
+                    compute=f"{dist[u]} + {w} = {new} {op} {_dist(dist[v])}",
+                    write={f"dist[{v}]": new if better else dist[v]}, loop="relax")
+            if better:
+                dist[v] = new
+    answer = ",".join(str(d) for d in dist)
+    c.state("report distances", fetch={f"dist[{v}]": dist[v] for v in range(n)},
+            compute="no unvisited vertex is reachable")
+    c.note(f"The distances from vertex {src} are {answer}.")
+    return c.finish(answer)
+
+
+def canonical_distances(text: str) -> str:
+    return canonical_int_list(text, sort=False)
+
+
+DIJKSTRA_TEMPLATES = (
+    "Find the shortest-path distance from vertex {source} to every vertex of the undirected "
+    "weighted graph with vertices 0..{last} and edges (u, v, weight): {edges}. Answer with the "
+    "distances in vertex order, comma-separated.",
+    "Graph: {n} vertices, edges {edges} (u-v:weight). Use Dijkstra's algorithm from vertex "
+    "{source} and list dist[0], ..., dist[{last}].",
+    "Compute single-source shortest paths from {source} in the graph with edges {edges}. "
+    "Output the distance to each of the vertices 0 to {last}.",
+    "Given an undirected graph on {n} vertices whose weighted edges are {edges}, what is the "
+    "length of the shortest path from vertex {source} to each vertex?",
+    "Run Dijkstra from source {source}. Edges: {edges}. Report the distances of vertices 0.."
+    "{last} as a comma-separated list.",
+    "The edges of a weighted graph are {edges}. Starting at vertex {source}, give the minimum "
+    "total weight needed to reach every vertex (0 to {last}).",
+    "Edge list (u-v:w): {edges}. Source: {source}. Shortest distances to all {n} vertices?",
+    "Determine the shortest distances from node {source} to nodes 0 through {last}, where the "
+    "graph has undirected edges {edges}.",
+    "In the graph with {n} nodes and weighted undirected edges {edges}, find dist(source = "
+    "{source}, v) for every node v.",
+    "Solve the single-source shortest path problem: vertices 0..{last}, edges {edges}, source "
+    "{source}. List the distances in order of the vertex numbers.",
+    "What are the shortest path lengths from vertex {source} in the network {edges}? Write them "
+    "for vertices 0..{last}.",
+    "A city has {n} intersections numbered 0 to {last}. Two-way streets connect them with these "
+    "travel times in minutes (a-b:minutes): {edges}. A taxi starts at intersection {source}. "
+    "What is the fastest travel time to each intersection?",
+    "A delivery company's depot is warehouse {source}. Roads between its {n} warehouses have "
+    "the lengths {edges} (a-b:km). How far is the shortest drive from the depot to each "
+    "warehouse?",
+    "A computer network has {n} routers, 0 to {last}. Links (a-b:latency in ms): {edges}. "
+    "Router {source} sends a packet. What is the smallest latency to each router?",
+    "Hiking trails join {n} huts numbered 0..{last}; each trail's length in km is given as "
+    "a-b:km: {edges}. From hut {source}, find the shortest hiking distance to every hut.",
+    "An airline's flights between {n} airports have costs (a-b:cost) {edges}, valid in both "
+    "directions. Starting from airport {source}, what is the cheapest total cost to reach "
+    "each airport?",
+    "A power grid has {n} stations. Cables (a-b:loss) are {edges}. Power enters at station "
+    "{source}. Find the minimum total loss to reach each station.",
+    "In a video game map with {n} rooms (0..{last}), corridors cost energy (a-b:energy): "
+    "{edges}. The player spawns in room {source}. Give the least energy needed to reach "
+    "every room.",
+    "Subway stations 0..{last} are connected by lines with ride times (a-b:min) {edges}. "
+    "From station {source}, how long is the quickest trip to each station?",
+    "A water utility pumps from reservoir {source}. Pipes between its {n} junctions have "
+    "resistances (a-b:r) {edges}. Find the least total resistance to every junction.",
+    "A courier must know the shortest route length from office {source} to each of the {n} "
+    "offices, given the two-way roads (a-b:length) {edges}.",
+    "Friends in a social network are linked with 'distance' scores (a-b:score) {edges}. "
+    "Starting from person {source}, find the smallest total score to reach each of the {n} "
+    "people.",
+)
+
+
+def dijkstra_fields(instance: dict) -> dict:
+    edges = ", ".join(f"{u}-{v}:{w}" for u, v, w in instance["edges"])
+    return {"n": instance["n"], "last": instance["n"] - 1, "source": instance["source"],
+            "edges": edges}
+
+
+register(Task(
+    name="dijkstra",
+    paradigm="greedy",
+    ranges={"S": (3, 5), "M": (6, 10), "L": (11, 20)},
+    sample=sample_graph,
+    solve=solve_dijkstra,
+    templates=DIJKSTRA_TEMPLATES,
+    fields=dijkstra_fields,
+    canonical=canonical_distances,
+))
+
+# --- multi-machine schedule ----------------------------------------------------------------------
+
+MAX_BENEFIT = 9
+
+
+def sample_schedule(rng: random.Random, n: int) -> dict:
+    machines = rng.randint(1, min(4, n - 1))
+    horizon = max(1, -(-n // machines) - 1)  # fewer slots than tasks, so choices matter
+    tasks = [[rng.randint(1, MAX_BENEFIT), rng.randint(1, horizon)] for _ in range(n)]
+    return {"n": n, "machines": machines, "tasks": tasks}
+
+
+def solve_schedule(instance: dict):
+    x, tasks = instance["machines"], instance["tasks"]
+    c = Chain()
+    c.note(f"Take the tasks from the highest benefit down and put each in the latest free unit "
+           f"before its deadline; each unit has {x} machines.")
+    buckets: dict[int, list[int]] = {p: [] for p in range(1, MAX_BENEFIT + 1)}
+    for i, (p, _) in enumerate(tasks):
+        buckets[p].append(i)
+        c.state(f"file task {i}", fetch={f"p[{i}]": p},
+                compute=f"task {i} goes to bucket {p}",
+                write={f"bucket[{p}]": " ".join(f"t{j}" for j in buckets[p])}, loop="file")
+    used: dict[int, int] = {}
+    total = 0
+    for p in range(MAX_BENEFIT, 0, -1):
+        listed = " ".join(f"t{j}" for j in buckets[p]) or "empty"
+        c.state(f"open bucket {p}", fetch={f"bucket[{p}]": listed},
+                compute="take its tasks in order" if buckets[p] else "nothing to place")
+        for i in buckets[p]:
+            d = tasks[i][1]
+            c.state(f"place task {i}", fetch={f"p[{i}]": p, f"d[{i}]": d},
+                    compute=f"look for a free unit from {d} down")
+            placed = False
+            for t in range(d, 0, -1):
+                u = used.get(t, 0)
+                if u < x:
+                    total += p
+                    used[t] = u + 1
+                    c.state(f"check unit {t} for task {i}",
+                            fetch={f"used[{t}]": u, "x": x, "total": total - p},
+                            compute=f"{u} < {x}, free ; {total - p} + {p} = {total}",
+                            write={f"used[{t}]": u + 1, "total": total}, loop="check")
+                    placed = True
+                    break
+                c.state(f"check unit {t} for task {i}", fetch={f"used[{t}]": u, "x": x},
+                        compute=f"{u} = {x}, full", loop="check")
+            if not placed:
+                c.state(f"skip task {i}", fetch={"total": total},
+                        compute=f"no free unit up to {d}, task {i} is not run")
+        if p in (MAX_BENEFIT, 5):
+            c.note(f"After the tasks of benefit {p} and more, the total benefit is {total}.")
+    c.state("report total", fetch={"total": total}, compute="every task is placed or skipped")
+    c.note(f"The maximum total benefit is {total}.")
+    return c.finish(total)
+
+
+SCHEDULE_TEMPLATES = (
+    "There are {n} tasks and {x} machines. Each task takes one time unit on one machine and "
+    "earns its benefit only if it finishes by its deadline. Tasks (benefit, deadline): "
+    "{tasks}. What is the maximum total benefit?",
+    "Schedule {n} unit-time tasks on {x} identical machines to maximize total benefit. Task i "
+    "is given as (benefit, deadline): {tasks}. Report the maximum total benefit.",
+    "Tasks with (benefit, deadline): {tasks}. Machines: {x}. Each machine does one task per "
+    "time unit, units are 1, 2, .... Find the largest total benefit of tasks done on time.",
+    "Maximize the total benefit of the tasks {tasks} (benefit, deadline) completed on time, "
+    "using {x} parallel machines and one time unit per task.",
+    "Given {x} machines and {n} jobs, each needing one unit of time, with profits and "
+    "deadlines {tasks} as (profit, deadline), compute the maximum total profit.",
+    "Job sequencing with deadlines on {x} machines: jobs (profit, deadline) = {tasks}. What "
+    "is the best achievable profit?",
+    "Each of these {n} tasks, written (benefit, deadline), takes one unit of time: {tasks}. "
+    "With {x} machines working in parallel, what total benefit can be earned at most?",
+    "Compute the optimal value of scheduling unit tasks {tasks} (benefit, deadline) on {x} "
+    "machines so that only tasks meeting their deadlines count.",
+    "We have {x} machines. Tasks (benefit, deadline): {tasks}. A task scheduled in time unit t "
+    "counts if t <= deadline. Find the maximum sum of benefits.",
+    "Choose which of the tasks {tasks} (benefit, deadline) to run on {x} machines, one unit "
+    "each, to maximize the benefit of tasks finished in time. Give the maximum.",
+    "With {x} machines, what is the maximum total benefit for the unit tasks {tasks}, each "
+    "listed as (benefit, deadline)?",
+    "A print shop has {x} printers. Each of {n} orders takes one hour of one printer and pays "
+    "only if done by its deadline hour. Orders (payment, deadline hour): {tasks}. What is the "
+    "most the shop can earn?",
+    "A repair garage has {x} mechanics. Each of {n} cars takes one day and pays a bonus if "
+    "fixed by its due day. Cars (bonus, due day): {tasks}. What is the largest total bonus?",
+    "A cloud provider runs {x} servers. Jobs each need one hour of one server and pay only if "
+    "finished by their deadline hour. Jobs (pay, deadline): {tasks}. Maximize the revenue.",
+    "A freelancer team of {x} people receives {n} one-day gigs, each with a fee and a "
+    "deadline day: {tasks} as (fee, deadline). What is the maximum total fee they can earn?",
+    "A hospital has {x} operating rooms. {n} surgeries each take one slot and have a priority "
+    "score and a latest slot: {tasks} as (score, latest slot). What is the maximum total score "
+    "of surgeries performed in time?",
+    "A bakery has {x} ovens. Each of {n} cake orders bakes in one hour and earns its price only "
+    "if ready by its deadline hour. Orders (price, deadline): {tasks}. What is the best total "
+    "income?",
+    "A translation agency has {x} translators. Each document takes one day; documents (fee, "
+    "deadline day) are {tasks}. Which total fee is the largest they can collect?",
+    "A laundry has {x} washing machines and {n} loads, each one cycle long, with (tip, "
+    "deadline cycle) {tasks}. What is the maximum total tip?",
+    "A film studio has {x} editing suites. Each of {n} trailers needs one day of editing and "
+    "earns a payment if delivered by its deadline: {tasks} as (payment, deadline). Find the "
+    "maximum total payment.",
+    "A tutoring center has {x} tutors. Each of {n} students needs one session and pays only if "
+    "seen by their deadline session: {tasks} as (payment, deadline). What is the maximum "
+    "income?",
+    "A shipyard has {x} docks. Each of {n} ships needs one day of loading and pays a premium "
+    "if loaded by its deadline day: {tasks} as (premium, deadline). Maximize the total "
+    "premium.",
+)
+
+
+def schedule_fields(instance: dict) -> dict:
+    tasks = ", ".join(f"({p}, {d})" for p, d in instance["tasks"])
+    return {"n": instance["n"], "x": instance["machines"], "tasks": tasks}
+
+
+register(Task(
+    name="machine_schedule",
+    paradigm="greedy",
+    ranges={"S": (5, 10), "M": (11, 20), "L": (21, 50)},
+    sample=sample_schedule,
+    solve=solve_schedule,
+    templates=SCHEDULE_TEMPLATES,
+    fields=schedule_fields,
+    canonical=canonical_integer,
+))
