@@ -136,9 +136,9 @@ def initialize(
     ValueError for inconsistent settings; exits the process with status 1 and one `error:` line
     when the coordinator cannot be reached within the timeout.
     """
-    import jax
-
     cluster = resolve(method, coordinator, num_processes, process_id, timeout_s)
+    import jax  # after the settings are checked, so bad flags fail fast
+
     if jax.distributed.is_initialized():
         return Cluster(
             "already", cluster.coordinator, jax.process_count(), jax.process_index(),
@@ -180,8 +180,19 @@ def initialize(
         ) from None
     joined.set()
     if cluster.method == "tpu":
-        return Cluster("tpu", None, jax.process_count(), jax.process_index(), cluster.timeout_s)
+        cluster = Cluster("tpu", None, jax.process_count(), jax.process_index(), cluster.timeout_s)
+    _remember(cluster)
     return cluster
+
+
+def _remember(cluster: Cluster) -> None:
+    # Later initialize() calls in this process (e.g. train's main under `run`) and the processes
+    # it starts then see the same cluster.
+    os.environ[ENV_METHOD] = "tpu" if cluster.method == "tpu" else "explicit"
+    if cluster.method != "tpu":
+        os.environ[ENV_COORDINATOR] = str(cluster.coordinator)
+        os.environ[ENV_NUM_PROCESSES] = str(cluster.num_processes)
+        os.environ[ENV_PROCESS_ID] = str(cluster.process_id)
 
 
 def _exit_unless_joined(joined: threading.Event, cluster: Cluster) -> None:
@@ -372,10 +383,12 @@ def check(cluster: Cluster) -> bool:
     and a jitted sum over all devices must see every row. Prints from process 0 only."""
     import jax
     from jax.experimental import multihost_utils
-    from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-    devices = np.array(jax.devices())
-    sharding = NamedSharding(Mesh(devices, ("devices",)), PartitionSpec("devices"))
+    from tailjax.model.sharding import logical_to_sharding, make_mesh
+
+    devices = jax.devices()
+    mesh = make_mesh({"data": -1})
+    sharding = logical_to_sharding(("batch",), mesh, shape=(len(devices),))
     index, count = data_shard(sharding)
     rows = len(devices) // count
     local = np.arange(index * rows, (index + 1) * rows, dtype=np.float32)
@@ -390,7 +403,7 @@ def check(cluster: Cluster) -> bool:
     ok = total == expected and sorted(seen.ravel().tolist()) == list(range(jax.process_count()))
     print_main(
         f"{'ok' if ok else 'FAILED'}: {jax.process_count()} processes, coordinator "
-        f"{cluster.coordinator_text if cluster.method not in ('single',) else '(none)'}, "
+        f"{cluster.coordinator_text if cluster.method != 'single' else '(none)'}, "
         f"sum over {len(devices)} devices = {total:g} (expected {expected:g})", flush=True,
     )
     return ok
