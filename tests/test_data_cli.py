@@ -1,0 +1,195 @@
+"""`python -m tailjax.data`: list, generate, stats, verify, and one-line errors on bad input."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tailjax.data import records
+from tailjax.data.__main__ import main
+from tailjax.tasks import RECORD_KEYS, TASKS, instance_key, sample_instance, score
+from tailjax.tokenizer import load_tokenizer
+
+FOUNDATION = {"addition": "S=10-30 M=31-40 L=41-50", "division": "S=2-5 M=6-10 L=11-20",
+              "bubble_sort": "S=2-4 M=5-6 L=7-8", "word_flip": "S=10-20 M=21-50 L=51-100",
+              "compare": "S=5-10 M=11-20 L=21-50", "binary_search": "S=5-20 M=21-40 L=41-70"}
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "tailjax.data", *args], capture_output=True,
+                          text=True)
+
+
+def generate(tmp_path, name, *args):
+    out = tmp_path / name
+    assert main(["generate", *args, "--out", str(out)]) == 0
+    return out
+
+
+def read(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_list_names_every_task_with_its_ranges():
+    res = run_cli("list")
+    assert res.returncode == 0, res.stderr
+    lines = {ln.split()[0]: ln for ln in res.stdout.splitlines()}
+    assert set(TASKS) <= set(lines)
+    for task, ranges in FOUNDATION.items():
+        assert ranges in lines[task] and TASKS[task].paradigm in lines[task]
+
+
+def test_generate_is_byte_identical_and_valid(tmp_path):
+    args = ["--task", "division", "--split", "M", "--n", "30", "--seed", "5", "--variant", "tail"]
+    a, b = generate(tmp_path, "a.jsonl", *args), generate(tmp_path, "b.jsonl", *args)
+    assert a.read_bytes() == b.read_bytes()
+    recs = read(a)
+    assert len(recs) == 30 and len({instance_key(r["instance"]) for r in recs}) == 30
+    for r in recs:
+        assert tuple(r) == RECORD_KEYS and r["task"] == "division" and r["split"] == "M"
+        assert 6 <= r["length"] <= 10
+        assert r["completion"].startswith("shift the decimal points: ")  # the tail variant
+        assert score("division", r["completion"], r["answer"])
+    other = generate(tmp_path, "c.jsonl", *args[:-3], "6", "--variant", "tail")
+    assert other.read_bytes() != a.read_bytes()
+
+
+def test_generate_template_and_lengths_override(tmp_path):
+    out = generate(tmp_path, "t.jsonl", "--task", "bubble_sort", "--split", "S", "--n", "20",
+                   "--seed", "1", "--lengths", "9,10", "--template", "3", "--variant", "direct")
+    for r in read(out):
+        assert r["length"] in (9, 10) and len(r["instance"]["numbers"]) == r["length"]
+        assert r["prompt"] == "Sort ascending: " + ", ".join(map(str, r["instance"]["numbers"]))
+        assert r["completion"] == "\\boxed{" + r["answer"] + "}"
+
+
+def test_mix_draws_splits_by_weight(tmp_path):
+    args = ["--task", "compare", "--mix", "S=0.8,M=0.1,L=0.1", "--n", "50", "--seed", "3"]
+    a, b = generate(tmp_path, "a.jsonl", *args), generate(tmp_path, "b.jsonl", *args)
+    assert a.read_bytes() == b.read_bytes()
+    recs = read(a)
+    counts = {s: sum(r["split"] == s for r in recs) for s in "SML"}
+    assert counts == {"S": 40, "M": 5, "L": 5}
+    for r in recs:
+        lo, hi = TASKS["compare"].ranges[r["split"]]
+        assert lo <= r["length"] <= hi
+    assert [r["split"] for r in recs] != sorted(r["split"] for r in recs)  # interleaved
+    assert records.split_counts({"S": 0.8, "M": 0.1, "L": 0.1}, 7) == {"S": 5, "M": 1, "L": 1}
+
+
+def test_training_files_exclude_the_test_set(tmp_path):
+    # bubble sort of 2 numbers out of 0..99 has only 9900 instances: 1000 draws would meet
+    # about 50 of the 500 test instances if nothing excluded them.
+    common = ["--task", "bubble_sort", "--split", "S", "--lengths", "2,2", "--variant", "direct"]
+    train = generate(tmp_path, "train.jsonl", *common, "--n", "1000", "--seed", "1")
+    test = generate(tmp_path, "test.jsonl", *common, "--n", "500", "--seed",
+                    str(records.TEST_SEED))
+    test_keys = records.test_keys("bubble_sort", "S", (2, 2))
+    assert {instance_key(r["instance"]) for r in read(test)} == test_keys
+    train_keys = {instance_key(r["instance"]) for r in read(train)}
+    assert len(train_keys) == 1000 and not train_keys & test_keys
+    raw = {instance_key(sample_instance("bubble_sort", "S", 1, i, (2, 2))) for i in range(1000)}
+    assert raw & test_keys, "the check above would be vacuous: the raw stream never meets the test set"
+    # the test set is what test_set() gives, record for record
+    assert test.read_text() == "".join(records.dumps(r) + "\n" for r in
+                                       records.test_set("bubble_sort", "S", 500, "direct", (2, 2)))
+
+    ok = run_cli("verify", str(train), str(test))
+    assert ok.returncode == 0 and "share no instance" in ok.stdout
+    bad = run_cli("verify", str(train), str(train))
+    assert bad.returncode == 1 and bad.stderr.startswith("error: ") and "share 1000" in bad.stderr
+
+
+def test_tiny_instance_space_is_an_error_not_a_short_file(tmp_path, capsys):
+    # word flip with one letter has 4 instances, all of them in the test set
+    out = tmp_path / "w.jsonl"
+    args = ["generate", "--task", "word_flip", "--split", "S", "--lengths", "1,1", "--out", str(out)]
+    assert main(args + ["--n", "3", "--seed", "1"]) == 2
+    assert "only 0 distinct word_flip instances outside the test sets" in capsys.readouterr().err
+    assert main(args + ["--n", "5", "--seed", str(records.TEST_SEED)]) == 2
+    assert not out.exists()
+    assert main(args + ["--n", "4", "--seed", str(records.TEST_SEED)]) == 0
+    assert sorted(r["answer"] for r in read(out)) == ["a", "i", "o", "u"]
+
+
+def test_stats_counts_chars_and_tokens(tmp_path, capsys):
+    a = generate(tmp_path, "a.jsonl", "--task", "word_flip", "--mix", "S=1,M=1", "--n", "12",
+                 "--seed", "2", "--variant", "tail")
+    b = generate(tmp_path, "b.jsonl", "--task", "binary_search", "--split", "L", "--n", "5",
+                 "--seed", "2")
+    capsys.readouterr()
+    assert main(["stats", str(a), str(b)]) == 0
+    rows = {tuple(ln.split()[:2]): ln.split()[2:] for ln in capsys.readouterr().out.splitlines()}
+    recs = read(a) + read(b)
+    for task, split in (("word_flip", "S"), ("word_flip", "M"), ("binary_search", "L")):
+        group = [r for r in recs if r["task"] == task and r["split"] == split]
+        count, chars_mean, chars_max, tok_mean, tok_max = rows[task, split]
+        chars = [len(r["completion"]) for r in group]
+        tokens = [len(r["prompt"]) + len(r["completion"]) for r in group]  # one char, one token
+        assert int(count) == len(group)
+        assert float(chars_mean) == pytest.approx(sum(chars) / len(group), abs=0.05)
+        assert int(chars_max) == max(chars) and int(tok_max) == max(tokens)
+        assert float(tok_mean) == pytest.approx(sum(tokens) / len(group), abs=0.05)
+
+
+def test_stats_with_an_hf_tokenizer_dir(tmp_path, capsys):
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    recs_path = generate(tmp_path, "a.jsonl", "--task", "compare", "--split", "S", "--n", "8",
+                         "--seed", "4")
+    recs = read(recs_path)
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.train_from_iterator([r["prompt"] + r["completion"] for r in recs],
+                            trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "<end>"]))
+    tok_dir = tmp_path / "tok"
+    PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<end>").save_pretrained(tok_dir)
+    capsys.readouterr()
+    assert main(["stats", str(recs_path), "--tokenizer", str(tok_dir)]) == 0
+    row = [ln.split() for ln in capsys.readouterr().out.splitlines() if ln.startswith("compare")]
+    hf = load_tokenizer(str(tok_dir))
+    tokens = [len(hf.encode(r["prompt"])) + len(hf.encode(r["completion"])) for r in recs]
+    assert int(row[0][6]) == max(tokens) < max(len(r["prompt"] + r["completion"]) for r in recs)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--task", "nope", "--split", "S", "--n", "3"], "unknown task 'nope'"),
+    (["--task", "addition", "--split", "S", "--n", "3", "--variant", "fancy"],
+     "unknown variant 'fancy'"),
+    (["--task", "compare", "--split", "XL", "--n", "3"], "unknown split 'XL'"),
+    (["--task", "compare", "--split", "S", "--n", "0"], "--n must be positive"),
+    (["--task", "compare", "--split", "S", "--n", "-4"], "--n must be positive"),
+    (["--task", "compare", "--split", "S", "--n", "3", "--out", "/no/such/dir/x.jsonl"],
+     "folder /no/such/dir does not exist"),
+    (["--task", "compare", "--split", "S", "--n", "3", "--out", "."], "is a directory"),
+    (["--task", "compare", "--mix", "S=1,Q=2", "--n", "3"], "unknown split 'Q'"),
+    (["--task", "compare", "--mix", "S", "--n", "3"], "bad --mix item 'S'"),
+    (["--task", "compare", "--split", "S", "--mix", "S=1", "--n", "3"], "exactly one of"),
+    (["--task", "compare", "--split", "S", "--n", "3", "--lengths", "5"], "bad --lengths"),
+    (["--task", "compare", "--split", "S", "--n", "3", "--template", "99"],
+     "template 99 out of range"),
+    (["--task", "compare", "--split", "S", "--n", "three"], "invalid int value"),
+])
+def test_bad_input_is_one_error_line(tmp_path, args, message):
+    if "--out" not in args:
+        args = args + ["--out", str(tmp_path / "x.jsonl")]
+    res = run_cli("generate", "--seed", "1", *args)
+    assert res.returncode == 2
+    assert res.stderr.startswith("error: ") and res.stderr.count("\n") == 1, res.stderr
+    assert message in res.stderr
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_unreadable_or_malformed_files(tmp_path, capsys):
+    good = generate(tmp_path, "good.jsonl", "--task", "compare", "--split", "S", "--n", "2",
+                    "--seed", "1")
+    capsys.readouterr()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"task": "compare"\n')
+    assert main(["stats", str(bad)]) == 2
+    assert main(["verify", str(good), str(tmp_path / "missing.jsonl")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith(f"error: {bad}:1: not a JSON line")
+    assert err[1].startswith("error: cannot read ") and len(err) == 2
