@@ -1,12 +1,15 @@
 """Backtracking task: palindrome partition (palindrome combination).
 
 palindrome_partition
-    Instance: a string s of n letters over {a,b,c}. Answer: the number of ways to cut s into
+    Instance: a string s of n letters drawn from three letters picked at random from a..z (few
+    letters make palindromes common; picking them at random keeps the short S strings many and
+    distinct). Answer: the number of ways to cut s into
     consecutive non-empty pieces that are all palindromes (single letters always are, so the
     answer is >= 1).
     Backtracking, every choice and undo written out: from position i, try the pieces s[i..j] for
     j = i, i+1, ..., n-1 in turn. Each try is one state that compares the piece with its reverse
-    (one elementary comparison of at most n letters). A palindrome is chosen (the state writes
+    (one elementary comparison of at most n letters); it is named by the piece and the pieces
+    chosen before it ("try s[2..3] after a|b"), since the same piece is tried on several paths. A palindrome is chosen (the state writes
     the new partial partition and recurses at j+1); reaching the end of s is one state that adds
     1 to the count; after the recursion returns, one "undo" state removes the piece again and
     restates the partition before it. A piece that is not a palindrome is rejected in its try
@@ -16,16 +19,18 @@ palindrome_partition
 from __future__ import annotations
 
 import random
+import string
 
 from tailjax.tasks import Task, register
 from tailjax.tasks.answers import canonical_integer
 from tailjax.tasks.chain import Chain
 
-LETTERS = "abc"
+ALPHABET_SIZE = 3
 
 
 def sample_palindrome(rng: random.Random, n: int) -> dict:
-    return {"s": "".join(rng.choice(LETTERS) for _ in range(n))}
+    letters = rng.sample(string.ascii_lowercase, ALPHABET_SIZE)
+    return {"s": "".join(rng.choice(letters) for _ in range(n))}
 
 
 def _show(pieces: list[str]) -> str:

@@ -8,7 +8,9 @@ knapsack
     max(f(i+1, c), f(i+1, c - w[i]) + v[i]). The memoised recursion is unrolled into one line of
     states: "call f(i,c)" (it checks whether item i fits), the callee's states, then a
     "return back to f(i,c)" state that restates the fetched sub-result(s) and combines them.
-    A call whose value is already in the memo is one state that fetches it.
+    A call whose value is already in the memo, or a base case f(n, c), is one state
+    "use f(i,c) in f(caller)" that fetches or writes it (named by its caller, because the same
+    sub-problem is used by several callers).
 
 lcs
     Instance: strings a (length n) and b (its length drawn from the split range holding n) over
@@ -77,7 +79,7 @@ def solve_knapsack(instance: dict):
         best = max(skip, take + v[i])
         c.state(f"return back to {name} from take",
                 fetch={"skip": skip, take_name: take, f"v[{i}]": v[i]},
-                compute=f"{take} + {v[i]} = {take + v[i]} ; max({skip}, {take + v[i]}) = {best}",
+                compute=f"{take} + {v[i]} = {take + v[i]}, max({skip}, {take + v[i]}) = {best}",
                 write={name: best})
         memo[i, cap_left] = best
         return best
@@ -205,7 +207,7 @@ def solve_lcs(instance: dict):
                 t[i][j] = t[i - 1][j - 1] + 1
                 c.state(f"fill L[{i}][{j}]", fetch={f"a[{i}]": x, f"b[{j}]": y,
                                                     f"L[{i - 1}][{j - 1}]": t[i - 1][j - 1]},
-                        compute=f"{x} = {y} ; {t[i - 1][j - 1]} + 1 = {t[i][j]}",
+                        compute=f"{x} = {y}, {t[i - 1][j - 1]} + 1 = {t[i][j]}",
                         write={f"L[{i}][{j}]": t[i][j]}, loop="cell")
             else:
                 up, left = t[i - 1][j], t[i][j - 1]
@@ -213,7 +215,7 @@ def solve_lcs(instance: dict):
                 c.state(f"fill L[{i}][{j}]", fetch={f"a[{i}]": x, f"b[{j}]": y,
                                                     f"L[{i - 1}][{j}]": up,
                                                     f"L[{i}][{j - 1}]": left},
-                        compute=f"{x} != {y} ; max({up}, {left}) = {t[i][j]}",
+                        compute=f"{x} != {y}, max({up}, {left}) = {t[i][j]}",
                         write={f"L[{i}][{j}]": t[i][j]}, loop="cell")
         if i in (1, n):
             c.note(f"Row {i} (letter {a[i - 1]}): {' '.join(map(str, t[i][1:]))}.")
@@ -231,11 +233,11 @@ def solve_levenshtein(instance: dict):
            "first j letters of b.")
     for i in range(n + 1):
         t[i][0] = i
-        c.state(f"set D[{i}][0]", fetch={"i": i}, compute=f"{i} deletions",
+        c.state(f"set D[{i}][0]", fetch={"i": i}, compute=f"delete all {i} letters of a",
                 write={f"D[{i}][0]": i}, loop="border")
     for j in range(1, m + 1):
         t[0][j] = j
-        c.state(f"set D[0][{j}]", fetch={"j": j}, compute=f"{j} insertions",
+        c.state(f"set D[0][{j}]", fetch={"j": j}, compute=f"insert all {j} letters of b",
                 write={f"D[0][{j}]": j}, loop="border")
     for i in range(1, n + 1):
         for j in range(1, m + 1):
@@ -246,7 +248,7 @@ def solve_levenshtein(instance: dict):
             c.state(f"fill D[{i}][{j}]",
                     fetch={f"a[{i}]": x, f"b[{j}]": y, f"D[{i - 1}][{j - 1}]": diag,
                            f"D[{i - 1}][{j}]": up, f"D[{i}][{j - 1}]": left},
-                    compute=f"{x} {'=' if cost == 0 else '!='} {y} ; min({diag} + {cost}, "
+                    compute=f"{x} {'=' if cost == 0 else '!='} {y}, min({diag} + {cost}, "
                             f"{up} + 1, {left} + 1) = {t[i][j]}",
                     write={f"D[{i}][{j}]": t[i][j]}, loop="cell")
         if i in (1, n):

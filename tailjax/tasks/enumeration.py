@@ -63,7 +63,7 @@ def solve_letters(instance: dict):
             hit = ch == q
             new = count + 1 if hit else count
             c.state(f"check word {w} letter {k}", fetch={f"w{w}[{k}]": ch, "q": q, "count": count},
-                    compute=f"{ch} = {q} ; {count} + 1 = {new}" if hit else f"{ch} != {q}",
+                    compute=f"{ch} = {q}, {count} + 1 = {new}" if hit else f"{ch} != {q}",
                     write={"count": new}, loop="letter")
             count = new
         if w in (0, len(words) // 2):
@@ -148,10 +148,10 @@ def solve_diophantine(instance: dict):
         if m == 0:
             x2 = rest // b
             found.append((x1, x2))
-            compute = f"{sub} ; {rest} mod {b} = 0 ; {rest} / {b} = {x2}"
+            compute = f"{sub}, {rest} mod {b} = 0, {rest} / {b} = {x2}"
             write = {"r": rest, "solution": f"({x1},{x2})"}
         else:
-            compute, write = f"{sub} ; {rest} mod {b} = {m}", {"r": rest}
+            compute, write = f"{sub}, {rest} mod {b} = {m}", {"r": rest}
         c.state(f"try x1 = {x1}", fetch=fetch, compute=compute, write=write, loop="x1")
     answer = ",".join(f"({x1},{x2})" for x1, x2 in found) or "none"
     c.state("collect solutions", fetch={"solutions": answer},
@@ -240,7 +240,7 @@ def solve_primes(instance: dict):
                 break
             nxt = 3 if d == 2 else d + 2  # after 2, only odd divisors can divide an odd k
             c.state(f"divide {k} by {d}", fetch={"k": k, "d": d},
-                    compute=f"{k} mod {d} = {m} ; {nxt}*{nxt} = {nxt * nxt}", loop="divide")
+                    compute=f"{k} mod {d} = {m}, {nxt}*{nxt} = {nxt * nxt}", loop="divide")
             d = nxt
         if not composite:
             primes.append(k)

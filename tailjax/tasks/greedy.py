@@ -67,7 +67,8 @@ def solve_dijkstra(instance: dict):
     c = Chain()
     c.note(f"Run Dijkstra's algorithm from vertex {src}.")
     c.state("initialize distances", fetch={"source": src},
-            compute=f"every vertex except {src} starts at inf", write={f"dist[{src}]": 0})
+            compute="the source is at distance 0 and every other vertex at inf",
+            write={f"dist[{src}]": 0})
     for rnd in range(1, n + 1):
         best = None
         for v in range(n):
@@ -75,7 +76,7 @@ def solve_dijkstra(instance: dict):
                 continue
             if best is None:
                 c.state(f"scan vertex {v} in round {rnd}", fetch={f"dist[{v}]": dist[v]},
-                        compute="first candidate", write={"best": v}, loop="scan")
+                        compute="it is the first candidate", write={"best": v}, loop="scan")
                 best = v
             else:
                 better = dist[v] < dist[best]
@@ -229,7 +230,7 @@ def solve_schedule(instance: dict):
                     used[t] = u + 1
                     c.state(f"check unit {t} for task {i}",
                             fetch={f"used[{t}]": u, "x": x, "total": total - p},
-                            compute=f"{u} < {x}, free ; {total - p} + {p} = {total}",
+                            compute=f"{u} < {x}, free, {total - p} + {p} = {total}",
                             write={f"used[{t}]": u + 1, "total": total}, loop="check")
                     placed = True
                     break
