@@ -172,7 +172,8 @@ def _parses(task, text) -> bool:
 
 
 def check_templates(task, instance):
-    assert len(task.templates) >= MIN_TEMPLATES, f"{task.name}: only {len(task.templates)} templates"
+    assert len(task.templates) >= MIN_TEMPLATES, \
+        f"{task.name}: only {len(task.templates)} templates"
     prompts = [t.format(**task.fields(instance)) for t in task.templates]
     assert len(set(prompts)) == len(prompts), f"{task.name}: two templates give the same prompt"
     for p in prompts:

@@ -90,7 +90,7 @@ def test_training_files_exclude_the_test_set(tmp_path):
     train_keys = {instance_key(r["instance"]) for r in read(train)}
     assert len(train_keys) == 1000 and not train_keys & test_keys
     raw = {instance_key(sample_instance("bubble_sort", "S", 1, i, (2, 2))) for i in range(1000)}
-    assert raw & test_keys, "the check above would be vacuous: the raw stream never meets the test set"
+    assert raw & test_keys, "vacuous check: the raw stream never meets the test set"
     # the test set is what test_set() gives, record for record
     assert test.read_text() == "".join(records.dumps(r) + "\n" for r in
                                        records.test_set("bubble_sort", "S", 500, "direct", (2, 2)))
@@ -104,7 +104,8 @@ def test_training_files_exclude_the_test_set(tmp_path):
 def test_tiny_instance_space_is_an_error_not_a_short_file(tmp_path, capsys):
     # word flip with one letter has 4 instances, all of them in the test set
     out = tmp_path / "w.jsonl"
-    args = ["generate", "--task", "word_flip", "--split", "S", "--lengths", "1,1", "--out", str(out)]
+    args = ["generate", "--task", "word_flip", "--split", "S", "--lengths", "1,1",
+            "--out", str(out)]
     assert main(args + ["--n", "3", "--seed", "1"]) == 2
     assert "only 0 distinct word_flip instances outside the test sets" in capsys.readouterr().err
     assert main(args + ["--n", "5", "--seed", str(records.TEST_SEED)]) == 2

@@ -81,3 +81,104 @@ CASES = {
 def test_task(task, split):
     independent, length_of = CASES[task]
     check_task(task, split, independent, length_of=length_of)
+
+
+# --- task-specific forms ------------------------------------------------------------------------
+
+HINT = re.compile(r"(\d)([a-zA-Z]+)")
+
+
+def unhint(text: str) -> str:
+    return HINT.sub(r"\1", text)
+
+
+def test_index_hint_marks_each_place_with_the_same_letters_in_both_operands():
+    from tailjax.tasks.simulation import index_hinted
+
+    assert index_hinted("12.5") == "1b2a.5A"
+    assert index_hinted("305") == "3c0b5a"
+    assert index_hinted("0.25") == "0a.2A5B"
+    long = index_hinted("1" + "0" * 27)  # places past z take two letters
+    assert long.startswith("1ab0aa0z0y")
+    task = get_task("addition")
+    inst = {"x1": "987.65", "x2": "4.3"}
+    prompt, completion = task.extra_variants["index-hint"](inst, "What is 987.65 + 4.3?")
+    assert prompt == "What is 9c8b7a.6A5B + 4a.3A?"
+    assert completion == "9c9b1a.9A5B\nSo the final answer is \\boxed{991.95}"
+    assert unhint(prompt) == "What is 987.65 + 4.3?"
+
+
+def test_reversed_writes_operands_and_result_backwards():
+    task = get_task("addition")
+    inst = {"x1": "987.65", "x2": "4.3"}
+    prompt, completion = task.extra_variants["reversed"](inst, "Add 987.65 and 4.3 exactly.")
+    assert prompt == "Add 56.789 and 3.4 exactly."
+    assert completion == "59.199\nSo the final answer is \\boxed{991.95}"
+
+
+def test_addition_templates_hold_no_number_but_the_operands():
+    # index-hint and reversed rewrite every number of the prompt, so no template may add one
+    task = get_task("addition")
+    inst = task.sample(__import__("random").Random(0), 12)
+    for t in task.templates:
+        p = t.format(**task.fields(inst))
+        hinted, _ = task.extra_variants["index-hint"](inst, p)
+        assert unhint(hinted) == p
+
+
+def test_division_states_its_precision_rule_in_every_prompt():
+    task = get_task("division")
+    for t in task.templates:
+        assert "truncate" in t and "3 decimal places" in t, t
+    # a repeating quotient is cut, not rounded: 2 / 3 = 0.666...
+    assert task.solve({"x1": "2", "x2": "3"}).answer == "0.666"
+    assert task.solve({"x1": "1.5", "x2": "0.4"}).answer == "3.75"
+
+
+def test_division_samples_decimal_divisors():
+    import random
+
+    task = get_task("division")
+    rng = random.Random(1)
+    divisors = [task.sample(rng, 8)["x2"] for _ in range(300)]
+    assert any("." in d for d in divisors) and any(len(d) == 1 for d in divisors)
+
+
+def test_compare_rejects_the_smaller_number_and_splits_late():
+    import random
+
+    task = get_task("compare")
+    rng = random.Random(2)
+    deciding = []
+    for _ in range(300):
+        inst = task.sample(rng, 30)
+        tr = task.solve(inst)
+        smaller = inst["x1"] if tr.answer == inst["x2"] else inst["x2"]
+        assert not score(task, f"\\boxed{{{smaller}}}", tr.answer)
+        deciding.append(sum(s.loop == "place" for s in tr.states))
+    # shared prefixes: the deciding place is often deep into the numbers
+    assert max(deciding) > 20 and min(deciding) == 1
+
+
+@pytest.mark.parametrize("task, good, same, wrong", [
+    ("addition", "12.50", "12.5", "12.05"),
+    ("division", "007.250", "7.25", "7.2"),
+    ("compare", "+3.0", "3", "30"),
+    ("bubble_sort", "[1,2, 30]", "1, 2, 30", "1, 30, 2"),
+    ("word_flip", ' "olleh dlrow" ', "olleh dlrow", "olleh  dlrow"),
+    ("binary_search", " 07", "7", "8"),
+])
+def test_score_compares_canonical_forms(task, good, same, wrong):
+    assert score(task, f"work... \\boxed{{{wrong}}} then \\boxed{{{good}}}", same)
+    assert not score(task, f"\\boxed{{{good}}} then \\boxed{{{wrong}}}", same)
+    assert not score(task, f"the answer is {same}", same)  # no box, no credit
+
+
+@pytest.mark.parametrize("task, text", [
+    ("addition", "1e5"), ("addition", "12,5"), ("compare", "x1"), ("bubble_sort", "1 2 3"),
+    ("binary_search", "3.0"), ("division", ""),
+])
+def test_canonical_rejects_non_answers(task, text):
+    with pytest.raises(ValueError):
+        get_task(task).canonical(text)
+    assert not score(task, f"\\boxed{{{text}}}", "3")

@@ -19,7 +19,8 @@ class LengthStats:
 
 def length_stats(records, tokenizer) -> list[LengthStats]:
     """Completion characters and prompt + completion tokens (what one training sequence holds,
-    before the end token), grouped by (task, split): tasks in order of first appearance, splits S, M, L."""
+    before the end token), grouped by (task, split): tasks in order of first appearance, then
+    splits S, M, L."""
     groups: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
     for r in records:
         tokens = len(tokenizer.encode(r["prompt"])) + len(tokenizer.encode(r["completion"]))

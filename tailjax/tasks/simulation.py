@@ -279,7 +279,8 @@ def _bubble_solve(inst: dict) -> Trace:
         pairs = n - i
         first = "compare a[0] and a[1] in pass {}".format(i)
         tr.state(f"start pass {i}", fetch={f"a[{j}]": a[j] for j in range(n)},
-                 compute=f"{n} - {i} = {pairs} pairs to compare", write={"swapped": "no"},
+                 compute=f"{n} - {i} = {pairs} pair{'s' if pairs > 1 else ''} to compare",
+                 write={"swapped": "no"},
                  goto=first)
         swapped = "no"
         for j in range(pairs):
