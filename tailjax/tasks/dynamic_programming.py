@@ -1,7 +1,9 @@
 """Dynamic-programming tasks: 0/1 knapsack (top-down), LCS, Levenshtein distance.
 
 knapsack
-    Instance: n items with weights 1..10 and values 1..20, capacity = half the total weight.
+    Instance: n items with weights 1..5 and values 1..20, capacity = half the total weight
+    (heavier items give more distinct sub-problems: with weights up to 10, a third of the L
+    traces would pass 32k characters).
     Answer: the largest total value of a subset of items whose total weight is <= capacity.
     Top-down DP, as in the paper's knapsack example: f(i, c) = the best value from items i..n-1
     with capacity c; f(n, c) = 0; f(i, c) = f(i+1, c) when w[i] > c, else
@@ -36,8 +38,11 @@ from tailjax.tasks.chain import Chain
 # --- knapsack ------------------------------------------------------------------------------------
 
 
+MAX_WEIGHT = 5
+
+
 def sample_knapsack(rng: random.Random, n: int) -> dict:
-    weights = [rng.randint(1, 10) for _ in range(n)]
+    weights = [rng.randint(1, MAX_WEIGHT) for _ in range(n)]
     values = [rng.randint(1, 20) for _ in range(n)]
     return {"weights": weights, "values": values, "capacity": max(1, sum(weights) // 2)}
 

@@ -11,7 +11,8 @@ dijkstra
     dist[v] and relaxes, or says v is already visited).
 
 machine_schedule
-    Instance: n tasks, each (benefit p, deadline d), and x < n identical machines. Every task
+    Instance: n tasks, each (benefit p 1..9, deadline d), and 2 <= x <= min(4, n-1) identical
+    machines; deadlines run to ceil(n/x) - 1, so not every task fits and choices matter. Every task
     takes one unit of time on one machine; a machine runs one task per unit; time units are
     1, 2, ...; a task earns its benefit only if it runs in a unit <= its deadline, otherwise it
     is not run. Answer: the maximum total benefit, an integer.
@@ -195,7 +196,7 @@ MAX_BENEFIT = 9
 
 
 def sample_schedule(rng: random.Random, n: int) -> dict:
-    machines = rng.randint(1, min(4, n - 1))
+    machines = rng.randint(2, min(4, n - 1))
     horizon = max(1, -(-n // machines) - 1)  # fewer slots than tasks, so choices matter
     tasks = [[rng.randint(1, MAX_BENEFIT), rng.randint(1, horizon)] for _ in range(n)]
     return {"n": n, "machines": machines, "tasks": tasks}
