@@ -18,7 +18,7 @@ import sys
 
 from tailjax.data import records
 from tailjax.data.stats import format_table, length_stats
-from tailjax.tasks import SPLITS, TASKS, VARIANTS, check_split, get_task
+from tailjax.tasks import SPLITS, TASKS, VARIANTS, check_split
 from tailjax.tokenizer import load_tokenizer
 
 
@@ -81,28 +81,25 @@ def cmd_list(args):
 
 
 def cmd_generate(args):
-    get_task(args.task)
+    records.check_request(args.task, args.variant, args.template)
     if args.n <= 0:
         raise ValueError(f"--n must be positive, got {args.n}")
     if (args.split is None) == (args.mix is None):
         raise ValueError("give exactly one of --split S|M|L and --mix S=0.8,M=0.1,L=0.1")
     lengths = parse_lengths(args.lengths) if args.lengths else None
     check_writable(args.out)
-    if args.mix is not None:
-        recs = records.generate_mix(args.task, parse_mix(args.mix), args.n, args.seed,
-                                    args.variant, lengths, args.template)
-    else:
-        recs = records.generate(args.task, check_split(args.split), args.n, args.seed,
-                                args.variant, lengths, args.template)
+    mix = parse_mix(args.mix) if args.mix is not None else {check_split(args.split): 1.0}
+    recs = records.iter_records(args.task, records.plan(args.task, mix, args.n, args.seed, lengths),
+                                args.seed, args.variant, lengths, args.template)
     if args.out == "-":
         for r in recs:
             sys.stdout.write(records.dumps(r) + "\n")
         return
     try:
-        records.write_records(recs, args.out)
+        n = records.write_records(recs, args.out)
     except OSError as e:
         raise ValueError(f"cannot write --out {args.out}: {e.strerror}") from None
-    print(f"wrote {len(recs)} records to {args.out}", file=sys.stderr)
+    print(f"wrote {n} records to {args.out}", file=sys.stderr)
 
 
 def _read(path: str) -> list[dict]:

@@ -81,20 +81,47 @@ def excluded_keys(task: str, lengths: tuple[int, int] | None = None) -> frozense
     return keys
 
 
-def generate(task: str, split: str, n: int, seed: int, variant: str = "tail-styled",
-             lengths: tuple[int, int] | None = None, template: int | None = None) -> list[dict]:
-    """n distinct records of one split; disjoint from every test set unless seed == TEST_SEED."""
+def check_request(task: str, variant: str, template: int | None):
     t = get_task(task)
-    check_split(split)
     if variant not in t.variants:
         raise ValueError(f"unknown variant {variant!r} for task {task!r}; choose one of "
                          f"{', '.join(t.variants)}")
     if template is not None and not 0 <= template < len(t.templates):
         raise ValueError(f"template {template} out of range; task {task!r} has templates "
                          f"0..{len(t.templates) - 1}")
+
+
+def plan(task: str, mix: Mapping[str, float], n: int, seed: int,
+         lengths: tuple[int, int] | None = None) -> list[tuple[str, int]]:
+    """The (split, stream index) of each of n records, drawn from the splits by weight: distinct
+    instances, none from a test set unless seed == TEST_SEED, several splits in a seeded
+    shuffled order. Cheap (samples instances, solves none); raises before any work is wasted."""
+    get_task(task)
+    if n <= 0:
+        raise ValueError(f"n must be positive, got {n}")
     exclude = frozenset() if seed == TEST_SEED else excluded_keys(task, lengths)
-    return [synthesize(task, split, seed, i, variant, lengths, template)
-            for i in _unique_indices(task, split, n, seed, lengths, exclude)]
+    counts = split_counts(mix, n)
+    out = [(split, i) for split, count in counts.items()
+           for i in _unique_indices(task, split, count, seed, lengths, exclude)]
+    if len(counts) > 1:
+        random.Random(f"mix/{task}/{seed}").shuffle(out)
+    return out
+
+
+def iter_records(task: str, planned: list[tuple[str, int]], seed: int,
+                 variant: str = "tail-styled", lengths=None, template=None):
+    """The records of a plan, synthesized one at a time (a file of 100k never sits in memory)."""
+    check_request(task, variant, template)
+    for split, i in planned:
+        yield synthesize(task, split, seed, i, variant, lengths, template)
+
+
+def generate(task: str, split: str, n: int, seed: int, variant: str = "tail-styled",
+             lengths: tuple[int, int] | None = None, template: int | None = None) -> list[dict]:
+    """n distinct records of one split; disjoint from every test set unless seed == TEST_SEED."""
+    check_request(task, variant, template)
+    planned = plan(task, {check_split(split): 1.0}, n, seed, lengths)
+    return list(iter_records(task, planned, seed, variant, lengths, template))
 
 
 def split_counts(mix: Mapping[str, float], n: int) -> dict[str, int]:
@@ -117,13 +144,9 @@ def split_counts(mix: Mapping[str, float], n: int) -> dict[str, int]:
 def generate_mix(task: str, mix: Mapping[str, float], n: int, seed: int,
                  variant: str = "tail-styled", lengths=None, template=None) -> list[dict]:
     """n records drawn from several splits by weight, in a seeded shuffled order."""
-    if n <= 0:
-        raise ValueError(f"n must be positive, got {n}")
-    records = []
-    for split, count in split_counts(mix, n).items():
-        records += generate(task, split, count, seed, variant, lengths, template)
-    random.Random(f"mix/{task}/{seed}").shuffle(records)
-    return records
+    check_request(task, variant, template)
+    return list(iter_records(task, plan(task, mix, n, seed, lengths), seed, variant, lengths,
+                             template))
 
 
 def test_set(task: str, split: str, n: int = TEST_SIZE, variant: str = "tail-styled",
