@@ -75,6 +75,13 @@ def test_no_linear_nests_the_loop_without_labels_or_transitions():
         "answer: \\boxed{9}")
 
 
+def test_styled_states_a_test_without_result_as_a_finding():
+    tr = Trace()
+    tr.state("compare", fetch={"a": 3, "b": 3}, compute="3 = 3")
+    assert render(tr.finish(0), "tail-styled").split("\n")[0] == (
+        "Now we compare. We have a = 3, b = 3. We find that 3 = 3. Next, we stop.")
+
+
 def test_baselines():
     tr = running_sum([4, 5, 6])
     assert render(tr, "direct") == "\\boxed{15}"

@@ -196,8 +196,7 @@ def _div_solve(inst: dict) -> Trace:
     tr = Trace()
     d = places(dividend)
     hi, lo = max(d), -DIV_PRECISION
-    shift = (f"{x2} has {f2} decimal places, so both points move {f2} places right" if f2
-             else f"{x2} is a whole number, so nothing moves")
+    shift = f"{x2} has {f2} decimal place{'' if f2 == 1 else 's'}"
     tr.state("shift the decimal points", fetch={"x1": x1, "x2": x2}, compute=shift,
              write={"dividend": dividend, "divisor": divisor, "r": 0},
              goto=f"divide at place {hi}")
@@ -216,7 +215,8 @@ def _div_solve(inst: dict) -> Trace:
     answer = canonical_decimal(raw)
     tr.state("read the quotient", fetch={f"q[{p}]": q[p] for p in sorted(q, reverse=True)},
              compute=f"the digits read {raw}", write={"quotient": answer})
-    tr.note(f"Moving both decimal points {f2} places makes the divisor whole: "
+    tr.note(f"Moving both decimal points {f2} place{'' if f2 == 1 else 's'} makes the divisor "
+            "whole: "
             f"{x1} / {x2} = {dividend} / {divisor}.")
     tr.note(f"Long division, one digit at a time down to the thousandths, gives the digits {raw}, "
             f"with remainder {r} left over.")
@@ -278,7 +278,8 @@ def _bubble_solve(inst: dict) -> Trace:
     for i in range(1, n):
         pairs = n - i
         first = "compare a[0] and a[1] in pass {}".format(i)
-        tr.state(f"start pass {i}", fetch={f"a[{j}]": a[j] for j in range(n)},
+        tr.state(f"start pass {i}",
+                 fetch={"pass": i, "n": n, **{f"a[{j}]": a[j] for j in range(n)}},
                  compute=f"{n} - {i} = {pairs} pair{'s' if pairs > 1 else ''} to compare",
                  write={"swapped": "no"},
                  goto=first)
@@ -306,7 +307,7 @@ def _bubble_solve(inst: dict) -> Trace:
             why = f"swapped = yes but {i} = {n} - 1 passes are done"
         else:
             why = f"swapped = yes and {i} < {n} - 1"
-        tr.state(f"end pass {i}", fetch={"swapped": swapped}, compute=why,
+        tr.state(f"end pass {i}", fetch={"swapped": swapped, "pass": i, "n": n}, compute=why,
                  goto="read the sorted list" if done else f"start pass {i + 1}")
         if done:
             break

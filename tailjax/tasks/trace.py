@@ -179,8 +179,8 @@ def _styled_line(s: State) -> str:
         out.append(f"We have {_say(s.fetch)}.")
     if s.compute and s.write:
         out.append(f"Since {s.compute}, then {_say(s.write)}.")
-    elif s.compute:
-        out.append(f"Since {s.compute}.")
+    elif s.compute:  # a test whose outcome is the transition: "We find that 3 = 3."
+        out.append(f"We find that {s.compute}.")
     elif s.write:
         out.append(f"Then {_say(s.write)}.")
     out.append("Next, we stop." if s.goto == END_STATE else f"Next, we {s.goto}.")
