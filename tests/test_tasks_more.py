@@ -264,7 +264,7 @@ def test_knapsack_trace_returns_back_with_fetched_sub_results():
     assert "call f(0,3)" in text and "call f(1,3)" in text
     assert "return back to f(0,3) from take" in text
     combine = [s for s in trace.states if s.name == "return back to f(0,3) from take"][0]
-    assert dict(combine.fetch) == {"skip": "4", "f(1,1)": "0", "v[0]": "3"}
+    assert dict(combine.fetch) == {"f(1,3)": "4", "f(1,1)": "0", "v[0]": "3"}
     assert trace.answer == "4"
 
 

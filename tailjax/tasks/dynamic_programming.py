@@ -16,19 +16,21 @@ knapsack
 
 lcs
     Instance: strings a (length n) and b (its length drawn from the split range holding n) over
-    {a,b,c,d}. Answer: the length of their longest common subsequence. Bottom-up table L[i][j] (prefixes of
-    length i and j), filled row by row, one state per cell restating a[i], b[j] and the neighbour
-    cells the rule reads; row 0 and column 0 are 0.
+    {a,b,c,d}. Answer: the length of their longest common subsequence. Bottom-up table L[i][j]
+    (prefixes of length i and j), filled row by row, one state per cell restating a[i], b[j] and
+    the neighbour cells the rule reads; row 0 and column 0 are 0.
 
 levenshtein
     Instance: strings a (length n) and b (its length drawn from the split range holding n) over
-    {a,b,c,d}. Answer: the edit distance (insertions, deletions, substitutions of one character, each cost
-    1). Bottom-up table D[i][j]: one state per border cell (D[i][0] = i, D[0][j] = j) and one per
-    inner cell restating a[i], b[j] and the three neighbours.
+    {a,b,c,d}. Answer: the edit distance (insertions, deletions and substitutions of one
+    character, each costing 1). Bottom-up table D[i][j]: one state per border cell
+    (D[i][0] = i, D[0][j] = j) and one per inner cell restating a[i], b[j] and the three
+    neighbours.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 
 from tailjax.tasks import Task, register
@@ -55,37 +57,40 @@ def solve_knapsack(instance: dict):
     c.note(f"Let f(i, c) be the best value from items i..{n - 1} with capacity c; the answer "
            f"is f(0, {cap}).")
 
+    # The memoised calls form one loop of steps (what the no-atomic ablation merges).
+    step = functools.partial(c.state, loop="call of f")
+
     def f(i: int, cap_left: int, caller: str) -> int:
         # Base cases and memo hits recur under several callers, so their states name the caller.
         name = f"f({i},{cap_left})"
         if i == n:
-            c.state(f"use {name} in {caller}", fetch={"i": i, "n": n}, compute="no items left",
-                    write={name: 0})
+            step(f"use {name} in {caller}", fetch={"i": i, "n": n}, compute="no items left",
+                 write={name: 0})
             return 0
         if (i, cap_left) in memo:
-            c.state(f"use {name} in {caller}", fetch={name: memo[i, cap_left]},
-                    compute="already computed")
+            step(f"use {name} in {caller}", fetch={name: memo[i, cap_left]},
+                 compute="already computed")
             return memo[i, cap_left]
         fits = w[i] <= cap_left
-        c.state(f"call {name}", fetch={f"w[{i}]": w[i], "c": cap_left},
-                compute=f"{w[i]} <= {cap_left}, item {i} fits, first skip it" if fits
-                else f"{w[i]} > {cap_left}, item {i} does not fit, skip it")
+        step(f"call {name}", fetch={f"w[{i}]": w[i], "c": cap_left},
+             compute=f"{w[i]} <= {cap_left}, item {i} fits, first skip it" if fits
+             else f"{w[i]} > {cap_left}, item {i} does not fit, skip it")
         skip = f(i + 1, cap_left, name)
         skip_name = f"f({i + 1},{cap_left})"
         if not fits:
-            c.state(f"return back to {name}", fetch={skip_name: skip},
-                    compute=f"{name} = {skip_name}", write={name: skip})
+            step(f"return back to {name}", fetch={skip_name: skip},
+                 compute=f"{name} = {skip_name}", write={name: skip})
             memo[i, cap_left] = skip
             return skip
-        c.state(f"return back to {name} from skip", fetch={skip_name: skip},
-                compute=f"now take item {i}", write={"skip": skip})
+        step(f"return back to {name} from skip", fetch={skip_name: skip},
+             compute=f"keep {skip_name} = {skip}, now take item {i}")
         take = f(i + 1, cap_left - w[i], name)
         take_name = f"f({i + 1},{cap_left - w[i]})"
         best = max(skip, take + v[i])
-        c.state(f"return back to {name} from take",
-                fetch={"skip": skip, take_name: take, f"v[{i}]": v[i]},
-                compute=f"{take} + {v[i]} = {take + v[i]}, max({skip}, {take + v[i]}) = {best}",
-                write={name: best})
+        step(f"return back to {name} from take",
+             fetch={skip_name: skip, take_name: take, f"v[{i}]": v[i]},
+             compute=f"{take} + {v[i]} = {take + v[i]}, max({skip}, {take + v[i]}) = {best}",
+             write={name: best})
         memo[i, cap_left] = best
         return best
 
@@ -164,7 +169,7 @@ register(Task(
     canonical=canonical_integer,
 ))
 
-# --- strings: LCS and Levenshtein ------------------------------------------------------------------
+# --- strings: LCS and Levenshtein -----------------------------------------------------------
 
 STRING_LETTERS = "abcd"
 

@@ -14,11 +14,12 @@ diophantine
     x2 = r / b.
 
 prime_search
-    Instance: a range [lo, hi] with hi = n and lo drawn from [n - n//3, n], so the range
-    grows with n (a third of n keeps the L traces within 32k characters). Answer: every prime p with lo <= p <= hi, comma-separated in increasing order,
-    or "none"; scoring ignores the order. Enumeration: trial division of each k in the range by
-    d = 2, 3, 5, 7, 9, ... (2, then the odd numbers) while d*d <= k, one state per division that
-    also squares the next divisor for the loop test, stopping at the first divisor.
+    Instance: a range [lo, hi] with hi = n and lo drawn from [n - n//3, n], so the range grows
+    with n (a third of n keeps the L traces near 32k characters). Answer: every prime p with
+    lo <= p <= hi, comma-separated in increasing order, or "none"; scoring ignores the order.
+    Enumeration: trial division of each k in the range by d = 2, 3, 5, 7, 9, ... (2, then the
+    odd numbers) while d*d <= k, one state per division that also squares the next divisor for
+    the loop test, stopping at the first divisor.
 """
 
 from __future__ import annotations

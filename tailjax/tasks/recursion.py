@@ -136,7 +136,8 @@ def solve_derangement(instance: dict):
     n = instance["n"]
     c = Chain()
     for k in range(n, 1, -1):
-        c.state(f"call D({k})", fetch={"k": k}, compute=f"{k} > 1, D({k}) needs D({k - 1})")
+        c.state(f"call D({k})", fetch={"k": k}, compute=f"{k} > 1, D({k}) needs D({k - 1})",
+                loop="call")
     c.state("call D(1)", fetch={"k": 1}, compute="1 = 1, base case", write={"D(1)": 0})
     c.note(f"Use D(1) = 0 and D(k) = k * D(k-1) + (-1)^k, for k from 2 up to {n}.")
     d = 0
