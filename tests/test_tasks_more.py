@@ -10,7 +10,7 @@ from functools import lru_cache
 import pytest
 
 from task_checks import check_task
-from tailjax.tasks import SPLITS, get_task, render, score
+from tailjax.tasks import SPLITS, get_task, render, score, synthesize
 
 
 # --- recursion -------------------------------------------------------------------------------
@@ -275,3 +275,23 @@ def test_palindrome_trace_writes_every_choice_and_undo():
     undos = [n for n in names if n.startswith("undo ")]
     assert len(choices) == len(undos) == 4  # a, b, a on the first path, then aba
     assert sum(n.startswith("reach the end") for n in names) == 2 == int(trace.answer)
+
+
+@pytest.mark.parametrize("task,length,shortest", [("machine_schedule", 2, 3),
+                                                  ("prime_search", 1, 2)])
+def test_too_short_lengths_are_clear_errors(task, length, shortest):
+    """Reduced --lengths (the CPU demo uses them) below what the task allows fail clearly."""
+    with pytest.raises(ValueError, match=f"LO >= {shortest}"):
+        synthesize(task, "S", 0, 0, lengths=(length, length))
+    assert synthesize(task, "S", 0, 0, lengths=(shortest, shortest))["length"] == shortest
+
+
+@pytest.mark.parametrize("task", CASES)
+def test_every_task_handles_the_shortest_demo_lengths(task):
+    """Every other task solves instances of length 1 and 2 (reduced demo ranges) correctly."""
+    independent = CASES[task][0]
+    lo = {"machine_schedule": 3, "prime_search": 2}.get(task, 1)
+    for index in range(20):
+        rec = synthesize(task, "S", 0, index, variant="tail", lengths=(lo, lo + 1))
+        assert rec["answer"] == independent(rec["instance"])
+        assert score(task, rec["completion"], rec["answer"])

@@ -221,6 +221,9 @@ register(Task(
 
 
 def sample_primes(rng: random.Random, n: int) -> dict:
+    if n < 2:
+        raise ValueError(f"prime_search searches up to n >= 2 (there is no prime below 2), got "
+                         f"length {n}; give lengths with LO >= 2")
     return {"lo": rng.randint(max(2, n - n // 3), n), "hi": n}
 
 

@@ -196,6 +196,9 @@ MAX_BENEFIT = 9
 
 
 def sample_schedule(rng: random.Random, n: int) -> dict:
+    if n < 3:
+        raise ValueError(f"machine_schedule needs at least 3 tasks (2 or more machines, fewer "
+                         f"than the tasks), got length {n}; give lengths with LO >= 3")
     machines = rng.randint(2, min(4, n - 1))
     horizon = max(1, -(-n // machines) - 1)  # fewer slots than tasks, so choices matter
     tasks = [[rng.randint(1, MAX_BENEFIT), rng.randint(1, horizon)] for _ in range(n)]
