@@ -1,4 +1,8 @@
-"""The Qwen2 module itself: packing, cached decoding, scan vs unrolled, remat, real shapes."""
+"""The Qwen2 module itself: packing, cached decoding, scan vs unrolled, remat, real shapes.
+
+Every model here shares one set of random parameters (built with numpy, no init compile) and
+most calls share one input shape, so the jit caches are reused across tests.
+"""
 
 import jax
 import jax.numpy as jnp
@@ -7,44 +11,67 @@ import pytest
 from flax import nnx
 
 from tailjax.model import Qwen2, Qwen2Config, count_params, preset
+from tailjax.model.qwen2 import abstract_model, from_params, params_of
 
-SMALL = dict(vocab_size=97, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
-             num_attention_heads=4, num_key_value_heads=2, rope_theta=10000.0)
+SMALL = Qwen2Config(vocab_size=97, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                    num_attention_heads=4, num_key_value_heads=2, rope_theta=10000.0)
+T = 20  # the shared sequence length
 
 
-def small_model(seed=0, **overrides) -> Qwen2:
-    model = Qwen2(Qwen2Config(**{**SMALL, **overrides}), rngs=nnx.Rngs(seed))
-    # non-zero biases, so the bias paths are exercised
-    for name in ("q_bias", "k_bias", "v_bias"):
-        p = getattr(model.layers, name)
-        p[...] = (0.1 * jax.random.normal(jax.random.key(7), p.shape)).astype(p.dtype)
-    return model
+def random_params(cfg, seed=0):
+    """Random weights with non-zero biases and non-trivial norms, so every path is exercised."""
+    rng = np.random.default_rng(seed)
+    return jax.tree.map(lambda s: (0.1 * rng.standard_normal(s.shape) + (s.ndim <= 2) * 0.5)
+                        .astype(s.dtype), params_of(abstract_model(cfg)))
+
+
+PARAMS = random_params(SMALL)
+
+
+def small_model(**overrides) -> Qwen2:
+    cfg = SMALL.replace(**overrides)
+    return from_params(cfg, jax.tree.map(lambda x: x.astype(cfg.param_dtype), PARAMS))
+
+
+forward = jax.jit(lambda model, ids, positions, segments: model(ids, positions, segments))
+
+
+def packed_inputs(lengths, seed=0):
+    """One row of T tokens: samples of `lengths` packed back to back, then padding."""
+    rng = np.random.default_rng(seed)
+    samples = [rng.integers(0, 97, n) for n in lengths]
+    pad = T - sum(lengths)
+    ids = np.concatenate(samples + [np.zeros(pad, int)])[None]
+    positions = np.concatenate([np.arange(n) for n in lengths] + [np.zeros(pad, int)])[None]
+    segments = np.concatenate([np.full(n, i + 1) for i, n in enumerate(lengths)]
+                              + [np.zeros(pad, int)])[None]
+    return samples, jnp.asarray(ids), jnp.asarray(positions), jnp.asarray(segments)
+
+
+def alone(model, sample):
+    """Logits of one sample run by itself (padded to T, padding in segment 0)."""
+    _, ids, pos, seg = packed_inputs([len(sample)])
+    ids = ids.at[0, :len(sample)].set(jnp.asarray(sample))
+    return np.asarray(forward(model, ids, pos, seg)[0, :len(sample)])
 
 
 def test_packed_segments_do_not_attend_across_samples():
     model = small_model()
-    rng = np.random.default_rng(0)
-    a, b = rng.integers(0, 97, 11), rng.integers(0, 97, 7)
-    packed = np.concatenate([a, b, [0, 0]])[None]
-    positions = np.concatenate([np.arange(11), np.arange(7), [0, 0]])[None]
-    segments = np.array([[1] * 11 + [2] * 7 + [0, 0]])
-    logits = model(jnp.asarray(packed), jnp.asarray(positions), jnp.asarray(segments))
-    alone_a = model(jnp.asarray(a[None]))
-    alone_b = model(jnp.asarray(b[None]))
-    np.testing.assert_allclose(logits[0, :11], alone_a[0], atol=1e-5)
-    np.testing.assert_allclose(logits[0, 11:18], alone_b[0], atol=1e-5)
-    assert np.isfinite(np.asarray(logits)).all()  # padding rows see no key, yet stay finite
+    (a, b), ids, pos, seg = packed_inputs([11, 7])
+    logits = np.asarray(forward(model, ids, pos, seg))
+    np.testing.assert_allclose(logits[0, :11], alone(model, a), atol=1e-5)
+    np.testing.assert_allclose(logits[0, 11:18], alone(model, b), atol=1e-5)
+    assert np.isfinite(logits).all()  # padding rows see no key, yet stay finite
+    # the check can fail: one segment for both samples lets the second attend to the first
+    leaked = np.asarray(forward(model, ids, pos, jnp.where(seg > 0, 1, 0)))
+    assert np.abs(leaked[0, 11:18] - alone(model, b)).max() > 1e-3
 
 
-def test_without_segments_packed_samples_do_leak():
-    # The segment test above must be able to fail: plain causal attention mixes the samples.
+def test_default_positions_and_segments_are_a_causal_forward():
     model = small_model()
-    rng = np.random.default_rng(1)
-    a, b = rng.integers(0, 97, 9), rng.integers(0, 97, 6)
-    packed = jnp.asarray(np.concatenate([a, b])[None])
-    positions = jnp.asarray(np.concatenate([np.arange(9), np.arange(6)])[None])
-    logits = model(packed, positions)
-    assert np.abs(np.asarray(logits[0, 9:]) - np.asarray(model(jnp.asarray(b[None]))[0])).max() > 1e-3
+    _, ids, _, _ = packed_inputs([T])
+    explicit = forward(model, ids, jnp.arange(T)[None], jnp.ones((1, T), jnp.int32))
+    np.testing.assert_allclose(jax.jit(lambda m, ids: m(ids))(model, ids), explicit, atol=1e-5)
 
 
 @pytest.mark.parametrize("scan", [False, True])
@@ -54,63 +81,58 @@ def test_cached_decoding_with_left_padding_equals_full_forward(scan):
     prompts = [rng.integers(0, 97, 13), rng.integers(0, 97, 6)]
     steps, width, max_len = 5, 13, 24
     continuation = rng.integers(0, 97, (2, steps))
-    # reference: each sample alone, no padding, one full forward over prompt + continuation
-    refs = [np.asarray(model(jnp.asarray(np.concatenate([p, c])[None]))[0])
-            for p, c in zip(prompts, continuation)]
+    refs = [alone(model, np.concatenate([p, c])) for p, c in zip(prompts, continuation)]
 
     pads = [width - len(p) for p in prompts]
     ids = np.stack([np.concatenate([np.zeros(n, int), p]) for n, p in zip(pads, prompts)])
     positions = np.stack([np.maximum(np.arange(width) - n, 0) for n in pads])
-    kv_mask = np.stack([np.arange(max_len) >= n for n in pads])
-    step = jax.jit(lambda m, *a, **k: m(*a, **k))
+    kv_mask = jnp.asarray(np.stack([np.arange(max_len) >= n for n in pads]))
+    step = jax.jit(lambda m, ids, pos, cache, i: m(ids, pos, cache=cache, cache_index=i,
+                                                  kv_mask=kv_mask))
     cache = model.init_cache(2, max_len)
-    logits, cache = step(model, jnp.asarray(ids), jnp.asarray(positions), cache=cache,
-                         cache_index=jnp.int32(0), kv_mask=jnp.asarray(kv_mask))
+    assert cache["k"].shape == (2, 2, max_len, 2, 16)
+    logits, cache = step(model, jnp.asarray(ids), jnp.asarray(positions), cache, jnp.int32(0))
     for i, (p, n) in enumerate(zip(prompts, pads)):
         np.testing.assert_allclose(logits[i, n:], refs[i][: len(p)], atol=1e-5)
     for s in range(steps):
         pos = np.array([[len(p) + s] for p in prompts])
         logits, cache = step(model, jnp.asarray(continuation[:, s:s + 1]), jnp.asarray(pos),
-                             cache=cache, cache_index=jnp.int32(width + s),
-                             kv_mask=jnp.asarray(kv_mask))
+                             cache, jnp.int32(width + s))
         for i, p in enumerate(prompts):
             np.testing.assert_allclose(logits[i, 0], refs[i][len(p) + s], atol=1e-5)
 
 
 def test_scan_and_unrolled_layers_agree_and_remat_keeps_gradients():
-    ids = jnp.asarray(np.random.default_rng(3).integers(0, 97, (2, 12)))
+    _, ids, pos, seg = packed_inputs([12, 8])
 
     def loss_and_grads(**overrides):
-        model = small_model(**overrides)
-        graphdef, params = nnx.split(model, nnx.Param)
+        graphdef, params = nnx.split(small_model(**overrides), nnx.Param)
 
         def loss(params):
-            logits = nnx.merge(graphdef, params)(ids)
+            logits = nnx.merge(graphdef, params)(ids, pos, seg)
             return jax.nn.log_softmax(logits).mean()
         return jax.jit(jax.value_and_grad(loss))(params)
 
     base_loss, base_grads = loss_and_grads(scan_layers=False)
-    for overrides in (dict(scan_layers=True), dict(scan_layers=True, remat="full"),
-                      dict(scan_layers=False, remat="dots")):
+    for overrides in (dict(scan_layers=True, remat="full"), dict(scan_layers=False, remat="dots")):
         value, grads = loss_and_grads(**overrides)
         np.testing.assert_allclose(value, base_loss, rtol=1e-6)
         jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6), grads, base_grads)
 
 
 def test_sliding_window_limits_attention_only_on_sliding_layers():
-    base = small_model()
-    windowed = small_model(use_sliding_window=True, sliding_window=4, max_window_layers=1)
-    ids = jnp.asarray(np.random.default_rng(4).integers(0, 97, (1, 10)))
-    full, slid = np.asarray(base(ids)), np.asarray(windowed(ids))
+    _, ids, pos, seg = packed_inputs([T])
+    full = np.asarray(forward(small_model(), ids, pos, seg))
+    slid = np.asarray(forward(small_model(use_sliding_window=True, sliding_window=4,
+                                          max_window_layers=1), ids, pos, seg))
     np.testing.assert_allclose(slid[0, :4], full[0, :4], atol=1e-5)  # window not yet reached
     assert np.abs(slid[0, 4:] - full[0, 4:]).max() > 1e-4
 
 
 def test_bf16_compute_stays_close_to_f32():
-    model = small_model()
+    _, ids, pos, seg = packed_inputs([T])
     bf16 = small_model(dtype="bfloat16", param_dtype="bfloat16")
-    ids = jnp.asarray(np.random.default_rng(5).integers(0, 97, (2, 16)))
-    ref, low = model(ids), bf16(ids)
+    ref, low = forward(small_model(), ids, pos, seg), forward(bf16, ids, pos, seg)
     assert low.dtype == jnp.float32 and bf16.layers.q.dtype == jnp.bfloat16
     assert np.abs(np.asarray(low) - np.asarray(ref)).max() < 0.05
 
@@ -120,13 +142,23 @@ def test_real_shapes_abstractly():
     abstract = nnx.eval_shape(lambda: Qwen2(cfg, rngs=nnx.Rngs(0)))
     leaves = jax.tree.leaves(nnx.state(abstract, nnx.Param))
     assert sum(x.size for x in leaves) == 7_615_616_512 == count_params(cfg)
-    assert all(isinstance(x, jax.ShapeDtypeStruct) for x in leaves)
+    assert all(isinstance(x, jax.ShapeDtypeStruct) and x.dtype == jnp.bfloat16 for x in leaves)
     assert abstract.lm_head.shape == (3584, 152064)
     assert abstract.layers.k.shape == (28, 3584, 4, 128)
     assert count_params(preset("qwen2.5-0.5b")) == 494_032_768
     assert count_params(preset("qwen2.5-1.5b")) == 1_543_714_304
     assert count_params(preset("qwen2.5-3b")) == 3_085_938_688
     assert 2.5e6 < count_params(preset("tiny")) < 3.5e6
+
+
+def test_from_params_rejects_a_wrong_shape_and_a_missing_parameter():
+    params = jax.tree.map(lambda x: x, PARAMS)
+    params["layers"]["q"] = params["layers"]["q"][:, :, :2]
+    with pytest.raises(ValueError, match=r"layers/q has shape \(2, 64, 2, 16\), expected"):
+        from_params(SMALL, params)
+    del params["final_norm"]
+    with pytest.raises(ValueError, match="final_norm is missing"):
+        from_params(SMALL, params)
 
 
 def test_cached_call_without_positions_is_an_error():

@@ -1,7 +1,8 @@
 """The Qwen2 model: config, Flax NNX module, sharding rules, checkpoints and HF conversion."""
 
-from tailjax.model.qwen2 import CACHE_AXES, Qwen2, count_params, param_specs
+from tailjax.model.qwen2 import (CACHE_AXES, Qwen2, abstract_model, count_params, create,
+                                 from_params, param_specs, params_of)
 from tailjax.model.qwen2_config import PRESETS, Qwen2Config, preset
 
-__all__ = ["CACHE_AXES", "PRESETS", "Qwen2", "Qwen2Config", "count_params", "param_specs",
-           "preset"]
+__all__ = ["CACHE_AXES", "PRESETS", "Qwen2", "Qwen2Config", "abstract_model", "count_params",
+           "create", "from_params", "param_specs", "params_of", "preset"]

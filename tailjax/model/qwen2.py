@@ -70,25 +70,41 @@ def count_params(cfg: Qwen2Config) -> int:
     return sum(math.prod(shape) for shape, _ in leaves)
 
 
-def _init_value(name: str, shape, dtype, key) -> jax.Array:
-    if name.endswith("norm"):
-        return jnp.ones(shape, dtype)
-    if name.endswith("bias"):
-        return jnp.zeros(shape, dtype)
-    return (INIT_STD * jax.random.normal(key, shape, jnp.float32)).astype(dtype)
+def init_params(cfg: Qwen2Config, key: jax.Array) -> dict:
+    """Fresh parameters as a nested dict of arrays: weights ~ N(0, 0.02), biases 0, norms 1."""
+    leaves, treedef = jax.tree.flatten_with_path(param_specs(cfg), is_leaf=is_shape_axes)
+    keys = jax.random.split(key, len(leaves))
+    values = []
+    for (path, (shape, _)), k in zip(leaves, keys):
+        name = path[-1].key
+        if name.endswith("norm"):
+            values.append(jnp.ones(shape, cfg.weight_dtype))
+        elif name.endswith("bias"):
+            values.append(jnp.zeros(shape, cfg.weight_dtype))
+        else:
+            values.append((INIT_STD * jax.random.normal(k, shape, jnp.float32)).astype(cfg.weight_dtype))
+    return jax.tree.unflatten(treedef, values)
 
 
-def _param(name, spec, cfg, rngs) -> nnx.Param:
-    shape, axes = spec
-    return nnx.Param(_init_value(name, shape, cfg.weight_dtype, rngs.params()), logical_axes=axes)
+# One compiled initializer per config: op-by-op eager init costs a compile per parameter shape.
+_init_params_jit = jax.jit(init_params, static_argnums=0)
+
+
+def _init_key(cfg: Qwen2Config) -> Qwen2Config:
+    """The config with the fields that do not change initialization reset (fewer recompiles)."""
+    return cfg.replace(dtype="float32", scan_layers=None, remat="none")
+
+
+def _param(value, spec) -> nnx.Param:
+    return nnx.Param(value, logical_axes=spec[1])
 
 
 class DecoderLayers(nnx.Module):
     """All decoder layers' weights, stacked on a leading "layers" axis."""
 
-    def __init__(self, cfg: Qwen2Config, rngs: nnx.Rngs):
+    def __init__(self, cfg: Qwen2Config, values: dict):
         for name, spec in param_specs(cfg)["layers"].items():
-            setattr(self, name, _param(name, spec, cfg, rngs))
+            setattr(self, name, _param(values[name], spec))
 
     def arrays(self) -> dict[str, jax.Array]:
         return {name: getattr(self, name)[...] for name in LAYER_PARAMS}
@@ -98,11 +114,12 @@ class Qwen2(nnx.Module):
     def __init__(self, config: Qwen2Config, *, rngs: nnx.Rngs):
         self.config = config
         specs = param_specs(config)
-        self.embed = _param("embed", specs["embed"], config, rngs)
-        self.layers = DecoderLayers(config, rngs)
-        self.final_norm = _param("final_norm", specs["final_norm"], config, rngs)
+        values = _init_params_jit(_init_key(config), rngs.params())
+        self.embed = _param(values["embed"], specs["embed"])
+        self.layers = DecoderLayers(config, values["layers"])
+        self.final_norm = _param(values["final_norm"], specs["final_norm"])
         if not config.tie_word_embeddings:
-            self.lm_head = _param("lm_head", specs["lm_head"], config, rngs)
+            self.lm_head = _param(values["lm_head"], specs["lm_head"])
 
     def init_cache(self, batch: int, max_len: int, dtype=None, sharding=None) -> dict:
         """Zeroed KV cache {"k", "v"}: [layers, batch, max_len, kv_heads, head_dim] each.
@@ -142,6 +159,56 @@ class Qwen2(nnx.Module):
             logits = dense(x, self.lm_head[...], "btd,dv->btv", out_dtype=jnp.float32)
         logits = constrain(logits, ("batch", "seq", "act_vocab"))
         return logits if cache is None else (logits, new_cache)
+
+
+# ---- models from parameter trees ---------------------------------------------------------------
+
+def abstract_model(cfg: Qwen2Config) -> Qwen2:
+    """The model with jax.ShapeDtypeStruct leaves: shapes and dtypes, nothing allocated."""
+    return nnx.eval_shape(lambda: Qwen2(cfg, rngs=nnx.Rngs(0)))
+
+
+def from_params(cfg: Qwen2Config, params: dict) -> Qwen2:
+    """A model whose parameters are `params` (a nested dict laid out as `param_specs`).
+
+    The arrays are used as they are (their dtype and sharding are kept); shapes are checked.
+    """
+    expected = param_specs(cfg)
+    flat_expected = dict(_flatten(expected))
+    flat_given = dict(_flatten(params, is_leaf=lambda x: hasattr(x, "shape")))
+    for name in flat_expected.keys() - flat_given.keys():
+        raise ValueError(f"parameter {name} is missing (expected shape {flat_expected[name][0]})")
+    for name in flat_given.keys() - flat_expected.keys():
+        raise ValueError(f"unexpected parameter {name} (not in the Qwen2 layout)")
+    for name, (shape, _) in flat_expected.items():
+        if tuple(flat_given[name].shape) != shape:
+            raise ValueError(f"parameter {name} has shape {tuple(flat_given[name].shape)}, "
+                             f"expected {shape}")
+    params = jax.tree.map(lambda x: x if isinstance(x, jax.Array) else jnp.asarray(x), params)
+    graphdef, state = nnx.split(abstract_model(cfg))
+    nnx.replace_by_pure_dict(state, params)
+    return nnx.merge(graphdef, state)
+
+
+def create(cfg: Qwen2Config, seed: int = 0, mesh=None) -> Qwen2:
+    """A freshly initialized model; with a mesh, each parameter is created on its own shards
+    (no device ever holds a whole unsharded weight). Same seed, same values on 1 device or N."""
+    key = nnx.Rngs(seed).params()
+    if mesh is None:
+        return from_params(cfg, _init_params_jit(_init_key(cfg), key))
+    from tailjax.model.sharding import param_shardings
+    init = jax.jit(init_params, static_argnums=0, out_shardings=param_shardings(cfg, mesh))
+    return from_params(cfg, init(cfg, key))
+
+
+def params_of(model: Qwen2) -> dict:
+    """The model's parameters as a nested dict of arrays (the checkpoint layout)."""
+    return nnx.to_pure_dict(nnx.state(model, nnx.Param))
+
+
+def _flatten(tree, is_leaf=is_shape_axes):
+    for path, leaf in jax.tree.flatten_with_path(tree, is_leaf=is_leaf)[0]:
+        yield "/".join(str(k.key) for k in path), leaf
 
 
 # ---- building blocks ----------------------------------------------------------------------------
