@@ -174,8 +174,8 @@ def from_params(cfg: Qwen2Config, params: dict) -> Qwen2:
     The arrays are used as they are (their dtype and sharding are kept); shapes are checked.
     """
     expected = param_specs(cfg)
-    flat_expected = dict(_flatten(expected))
-    flat_given = dict(_flatten(params, is_leaf=lambda x: hasattr(x, "shape")))
+    flat_expected = dict(flat_items(expected))
+    flat_given = dict(flat_items(params, is_leaf=lambda x: hasattr(x, "shape")))
     for name in flat_expected.keys() - flat_given.keys():
         raise ValueError(f"parameter {name} is missing (expected shape {flat_expected[name][0]})")
     for name in flat_given.keys() - flat_expected.keys():
@@ -206,9 +206,22 @@ def params_of(model: Qwen2) -> dict:
     return nnx.to_pure_dict(nnx.state(model, nnx.Param))
 
 
-def _flatten(tree, is_leaf=is_shape_axes):
+def flat_items(tree, is_leaf=is_shape_axes):
+    """("layers/q", leaf) pairs of a parameter-shaped tree (leaves: spec pairs by default)."""
     for path, leaf in jax.tree.flatten_with_path(tree, is_leaf=is_leaf)[0]:
         yield "/".join(str(k.key) for k in path), leaf
+
+
+def nest(flat: dict) -> dict:
+    """{"layers/q": x, ...} -> {"layers": {"q": x}, ...}: the inverse of flat_items."""
+    out: dict = {}
+    for name, value in flat.items():
+        *parents, last = name.split("/")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[last] = value
+    return out
 
 
 # ---- building blocks ----------------------------------------------------------------------------

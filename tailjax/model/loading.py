@@ -1,0 +1,157 @@
+"""`load` and `save`: a model from/to disk, in every layout tailjax reads.
+
+Layouts `load` accepts:
+  * a Hugging Face directory: config.json + *.safetensors (one file, or shards with an index);
+  * a tailjax model checkpoint (`save`, `python -m tailjax.convert --from-hf`):
+    DIR/model_config.json (HF-style config, plus "tokenizer": where the tokenizer came from)
+    and DIR/params/ (an orbax checkpoint of the parameter tree, `params_of` layout);
+  * a training run (orbax CheckpointManager root): DIR/model_config.json and DIR/<step>/params/;
+    the latest finalized step that has params/ is loaded.
+Parameters are restored straight onto the mesh's shardings when a mesh is given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import jax
+import orbax.checkpoint as ocp
+
+from tailjax.model.convert import load_hf_params, save_hf_params, stored_dtype
+from tailjax.model.qwen2 import (Qwen2, Qwen2Config, flat_items, from_params, nest, param_specs,
+                                 params_of)
+from tailjax.model.safetensors_io import SafetensorsDir
+from tailjax.model.sharding import param_shardings
+
+MODEL_CONFIG = "model_config.json"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt",
+                   "special_tokens_map.json", "added_tokens.json", "generation_config.json")
+
+
+def load(path: str, dtype: str | None = None, mesh=None, **runtime) -> Qwen2:
+    """The model stored at `path` (any layout above).
+
+    dtype: compute dtype and, unless `param_dtype` is given, parameter dtype; by default the
+    stored dtype. runtime: other Qwen2Config run options (param_dtype, scan_layers, remat).
+    mesh: place each parameter on its shards (sharding.param_shardings) as it is read.
+    """
+    kind, params_dir = checkpoint_layout(path)
+    if kind == "hf":
+        hf = _read_json(os.path.join(path, "config.json"))
+        saved = stored_dtype(SafetensorsDir(path))
+    else:
+        hf = _read_json(os.path.join(path, MODEL_CONFIG))
+        saved = hf.get("dtype") or hf.get("torch_dtype") or "float32"
+    runtime.setdefault("param_dtype", dtype or saved)
+    cfg = Qwen2Config.from_hf(hf, dtype=dtype or runtime["param_dtype"], **runtime)
+    shardings = param_shardings(cfg, mesh) if mesh is not None else None
+    if kind == "hf":
+        params = load_hf_params(cfg, path, shardings)
+    else:
+        params = restore_params(cfg, params_dir, shardings)
+    return from_params(cfg, params)
+
+
+def save(model: Qwen2, path: str, tokenizer: str | None = None) -> None:
+    """Write a tailjax model checkpoint: path/model_config.json and path/params/."""
+    params_dir = os.path.join(os.path.abspath(path), "params")
+    if os.path.exists(params_dir):
+        raise ValueError(f"{params_dir} already exists; save to a new directory")
+    write_model_config(model.config, path, tokenizer)
+    with ocp.StandardCheckpointer() as checkpointer:
+        checkpointer.save(params_dir, params_of(model))
+        checkpointer.wait_until_finished()
+
+
+def save_hf(model: Qwen2, directory: str, tokenizer: str | None = None) -> list[str]:
+    """Write a Hugging Face directory that transformers' Qwen2ForCausalLM.from_pretrained (and
+    vLLM) load: *.safetensors in the parameters' dtype, config.json, and the tokenizer files of
+    `tokenizer` when it is an HF tokenizer directory ("char" has none to copy)."""
+    if os.path.isdir(directory) and os.listdir(directory):
+        raise ValueError(f"{directory} exists and is not empty; export to a new directory")
+    if tokenizer and tokenizer != "char" and not os.path.isdir(tokenizer):
+        raise ValueError(f"tokenizer directory {tokenizer} (recorded in the checkpoint) does not "
+                         "exist; pass the tokenizer's directory explicitly")
+    cfg = model.config.replace(param_dtype=str(model.embed.dtype))
+    files = save_hf_params(cfg, params_of(model), directory)
+    cfg.save(os.path.join(directory, "config.json"))
+    if tokenizer and tokenizer != "char":
+        for name in TOKENIZER_FILES:
+            if os.path.exists(os.path.join(tokenizer, name)):
+                shutil.copyfile(os.path.join(tokenizer, name), os.path.join(directory, name))
+    return files
+
+
+def write_model_config(cfg: Qwen2Config, directory: str, tokenizer: str | None = None) -> None:
+    """directory/model_config.json: the HF config, plus where the tokenizer came from."""
+    extra = {"tokenizer": tokenizer} if tokenizer else {}
+    cfg.save(os.path.join(directory, MODEL_CONFIG), **extra)
+
+
+def checkpoint_tokenizer(path: str) -> str | None:
+    """The tokenizer a checkpoint was made with: "char", a directory, or None when unknown."""
+    kind, _ = checkpoint_layout(path)
+    if kind == "hf":
+        return path if os.path.exists(os.path.join(path, "tokenizer_config.json")) or \
+            os.path.exists(os.path.join(path, "tokenizer.json")) else None
+    return _read_json(os.path.join(path, MODEL_CONFIG)).get("tokenizer")
+
+
+def checkpoint_layout(path: str) -> tuple[str, str | None]:
+    """("hf", None) | ("tailjax", params_dir) | ("run", latest step's params_dir)."""
+    if not os.path.isdir(path):
+        raise ValueError(f"checkpoint {path} does not exist or is not a directory")
+    if os.path.exists(os.path.join(path, "config.json")):
+        return "hf", None
+    if not os.path.exists(os.path.join(path, MODEL_CONFIG)):
+        raise ValueError(f"{path} is not a model checkpoint: it has neither config.json (a Hugging "
+                         f"Face directory) nor {MODEL_CONFIG} (a tailjax checkpoint)")
+    if os.path.isdir(os.path.join(path, "params")):
+        return "tailjax", os.path.join(os.path.abspath(path), "params")
+    steps = sorted(s for s in ocp.step.checkpoint_steps(path)
+                   if os.path.isdir(os.path.join(path, str(s), "params")))
+    if not steps:
+        raise ValueError(f"{path} has {MODEL_CONFIG} but no params/ and no finished training "
+                         "step with params/; was the run stopped before its first checkpoint?")
+    return "run", os.path.join(os.path.abspath(path), str(steps[-1]), "params")
+
+
+def restore_params(cfg: Qwen2Config, params_dir: str, shardings=None) -> dict:
+    """The parameter tree from an orbax checkpoint, cast to cfg.param_dtype, on `shardings`."""
+    _check_saved_tree(cfg, params_dir)
+    default = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    flat_shardings = dict(flat_items(shardings)) if shardings is not None else {}
+    target = {name: jax.ShapeDtypeStruct(shape, cfg.weight_dtype,
+                                         sharding=flat_shardings.get(name, default))
+              for name, (shape, _) in flat_items(param_specs(cfg))}
+    with ocp.StandardCheckpointer() as checkpointer:
+        return checkpointer.restore(params_dir, nest(target))
+
+
+def _check_saved_tree(cfg: Qwen2Config, params_dir: str) -> None:
+    """One clear line for a checkpoint that does not match its config (not orbax's tree diff)."""
+    with ocp.StandardCheckpointer() as checkpointer:
+        saved_tree = checkpointer.metadata(params_dir).item_metadata.tree
+    saved = dict(flat_items(saved_tree, is_leaf=lambda x: hasattr(x, "shape")))
+    for name, (shape, _) in flat_items(param_specs(cfg)):
+        if name not in saved:
+            raise ValueError(f"parameter {name} is missing from {params_dir} (expected shape "
+                             f"{list(shape)})")
+        if tuple(saved[name].shape) != shape:
+            raise ValueError(f"parameter {name} in {params_dir} has shape "
+                             f"{list(saved[name].shape)}, expected {list(shape)} from "
+                             f"{MODEL_CONFIG}")
+    expected = {name for name, _ in flat_items(param_specs(cfg))}
+    for name in saved.keys() - expected:
+        raise ValueError(f"unexpected parameter {name} in {params_dir}; it is not part of a "
+                         f"Qwen2 model with this {MODEL_CONFIG}")
+
+
+def _read_json(path: str) -> dict:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON ({e})") from None
