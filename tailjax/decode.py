@@ -25,6 +25,7 @@ import numpy as np
 from flax import nnx
 
 from tailjax.model import sharding
+from tailjax.model.qwen2 import CACHE_AXES
 
 MIN_PROMPT_BUCKET = 16
 # Prefill computes logits for every prompt position; chunk it so those logits stay under this.
@@ -68,18 +69,20 @@ def left_pad(prompts: Sequence[Sequence[int]], length: int, rows: int, pad_id: i
     return ids, lengths
 
 
-def _pick(logits, key, temperature: float, top_p: float):
-    """Next tokens [b] from last-position logits [b, vocab]: argmax, or a top-p sample."""
-    if temperature == 0.0:
+def _pick(logits, key, sample: bool, temperature, top_p):
+    """Next tokens [b] from last-position logits [b, vocab]: argmax, or a top-p sample.
+
+    temperature and top_p are traced, so changing them does not recompile.
+    """
+    if not sample:
         return jnp.argmax(logits, axis=-1).astype(jnp.int32)
     logits = logits.astype(jnp.float32) / temperature
-    if top_p < 1.0:
-        ordered = jnp.sort(logits, axis=-1)[:, ::-1]
-        probs = jax.nn.softmax(ordered, axis=-1)
-        # Keep the smallest prefix whose mass reaches top_p (the first token always stays).
-        kept = (jnp.cumsum(probs, axis=-1) - probs) < top_p
-        threshold = jnp.min(jnp.where(kept, ordered, jnp.inf), axis=-1, keepdims=True)
-        logits = jnp.where(logits < threshold, -jnp.inf, logits)
+    ordered = jnp.sort(logits, axis=-1)[:, ::-1]
+    probs = jax.nn.softmax(ordered, axis=-1)
+    # Keep the smallest prefix whose mass reaches top_p (the most likely token always stays).
+    kept = (jnp.cumsum(probs, axis=-1) - probs) < top_p
+    threshold = jnp.min(jnp.where(kept, ordered, jnp.inf), axis=-1, keepdims=True)
+    logits = jnp.where(logits < threshold, -jnp.inf, logits)
     return jax.random.categorical(key, logits, axis=-1).astype(jnp.int32)
 
 
@@ -91,9 +94,8 @@ def _prefill_chunk(rows: int, length: int, vocab: int) -> int:
     return chunk
 
 
-def _decode(graphdef, state, cache, ids, prompt_lens, active, key, *, max_new_tokens: int,
-            end_ids: tuple[int, ...], pad_id: int, temperature: float, top_p: float,
-            chunk: int, vocab: int):
+def _decode(graphdef, state, cache, ids, prompt_lens, active, key, ends, pad_id, temperature,
+            top_p, *, max_new_tokens: int, sample: bool, chunk: int, vocab: int):
     """The compiled body: prefill the left-padded prompts, then decode until done."""
     model = nnx.merge(graphdef, state)
     rows, length = ids.shape
@@ -101,7 +103,6 @@ def _decode(graphdef, state, cache, ids, prompt_lens, active, key, *, max_new_to
     first = length - prompt_lens  # the slot of each row's first real prompt token
     kv_mask = jnp.arange(max_len)[None, :] >= first[:, None]
     positions = jnp.maximum(jnp.arange(length)[None, :] - first[:, None], 0)
-    ends = jnp.asarray(end_ids, jnp.int32)
 
     def prefill(c, carry):
         cache, _ = carry
@@ -116,7 +117,7 @@ def _decode(graphdef, state, cache, ids, prompt_lens, active, key, *, max_new_to
                                     (cache, jnp.zeros((rows, vocab), jnp.float32)))
 
     key, sub = jax.random.split(key)
-    token = _pick(last, sub, temperature, top_p)
+    token = _pick(last, sub, sample, temperature, top_p)
     done = ~active | jnp.isin(token, ends)
     out = jnp.full((rows, max_new_tokens), pad_id, jnp.int32).at[:, 0].set(token)
     lengths = jnp.ones((rows,), jnp.int32)
@@ -130,7 +131,7 @@ def _decode(graphdef, state, cache, ids, prompt_lens, active, key, *, max_new_to
         logits, cache = model(token[:, None], (prompt_lens + i - 1)[:, None], cache=cache,
                               cache_index=length + i - 1, kv_mask=kv_mask)
         key, sub = jax.random.split(key)
-        nxt = jnp.where(done, pad_id, _pick(logits[:, -1], sub, temperature, top_p))
+        nxt = jnp.where(done, pad_id, _pick(logits[:, -1], sub, sample, temperature, top_p))
         out = jax.lax.dynamic_update_slice_in_dim(out, nxt[:, None], i, axis=1)
         lengths = lengths + (~done).astype(jnp.int32)
         done = done | jnp.isin(nxt, ends)
@@ -145,8 +146,7 @@ def _decode(graphdef, state, cache, ids, prompt_lens, active, key, *, max_new_to
 _decode_jit = jax.jit(
     _decode,
     static_argnums=(0,),
-    static_argnames=("max_new_tokens", "end_ids", "pad_id", "temperature", "top_p", "chunk",
-                     "vocab"),
+    static_argnames=("max_new_tokens", "sample", "chunk", "vocab"),
     donate_argnames=("cache",),
 )
 
@@ -163,7 +163,7 @@ class Decoder:
     def __init__(self, model, mesh=None, cache_dtype=None):
         self.config = model.config
         self.mesh = mesh
-        self.cache_dtype = cache_dtype if cache_dtype is not None else _param_dtype(model)
+        self.cache_dtype = cache_dtype  # None: the model's compute dtype
         self._graphdef, self._state = nnx.split(model)
         self._init_cache = model.init_cache
         self._cache = None
@@ -191,8 +191,9 @@ class Decoder:
         with _mesh_context(self.mesh):
             out, lengths, truncated, cache = _decode_jit(
                 self._graphdef, self._state, cache, ids, lens, active, key,
-                max_new_tokens=max_new_tokens, end_ids=tuple(sorted(set(end_ids))),
-                pad_id=pad_id, temperature=float(temperature), top_p=float(top_p),
+                jnp.asarray(sorted(set(int(e) for e in end_ids)) or [-1], jnp.int32),
+                jnp.int32(pad_id), jnp.float32(max(temperature, 1e-6)), jnp.float32(top_p),
+                max_new_tokens=int(max_new_tokens), sample=temperature > 0,
                 chunk=_prefill_chunk(rows, length, self.config.vocab_size),
                 vocab=self.config.vocab_size)
         self._cache = cache
@@ -266,12 +267,17 @@ def _rows_sharding(mesh):
     return functools.partial(sharding.batch_sharding, mesh)
 
 
+def _new_cache(init_cache, rows: int, max_len: int, dtype, mesh):
+    """A zeroed cache, created directly in its sharded layout when there is a mesh."""
+    if mesh is None:
+        return init_cache(rows, max_len, dtype)
+    probe = jax.eval_shape(lambda: init_cache(rows, max_len, dtype))["k"]
+    return init_cache(rows, max_len, dtype,
+                      sharding=sharding.logical_to_sharding(CACHE_AXES, mesh, probe.shape))
+
+
 def _mesh_context(mesh):
     return contextlib.nullcontext() if mesh is None else jax.set_mesh(mesh)
-
-
-# The logical axes of one layer's cached keys (or values): [batch, max_len, kv_heads, head_dim].
-CACHE_AXES = ("batch", "cache_seq", "act_kv_heads", "head_dim")
 
 
 @dataclass(frozen=True)
@@ -296,8 +302,8 @@ class KVPlan:
             f"KV cache: {self.layers} layers x (k, v) x [batch {self.batch}, tokens "
             f"{self.max_len}, kv heads {self.kv_heads}, head dim {self.head_dim}] {self.dtype}",
             f"  total      {self.total_bytes / gib:9.2f} GiB ({self.total_bytes} bytes)",
-            f"  mesh       {mesh} ({math.prod(self.mesh_shape.values())} devices); one layer's k "
-            f"or v is split as {self.spec}",
+            f"  mesh       {mesh} ({math.prod(self.mesh_shape.values())} devices); k and v "
+            f"[layers, batch, tokens, kv heads, head dim] are each split as {self.spec}",
             f"  per device {self.per_device_bytes / gib:9.2f} GiB ({self.per_device_bytes} bytes)",
         ] + ([f"  note: mesh axes {', '.join(self.unused_axes)} do not split the cache (they "
               "divide neither the batch nor the kv heads), so it is replicated along them"]
@@ -337,13 +343,13 @@ def plan_kv_cache(arch: dict, batch: int, max_len: int, mesh_shape: dict,
     layers = arch["num_hidden_layers"]
     kv_heads = arch["num_key_value_heads"]
     head_dim = arch.get("head_dim") or arch["hidden_size"] // arch["num_attention_heads"]
-    shape = (batch, max_len, kv_heads, head_dim)
+    shape = (layers, batch, max_len, kv_heads, head_dim)
     spec = sharding.logical_to_spec(CACHE_AXES, shape, mesh)
     split = 1
     for entry in spec:
         for axis in (() if entry is None else (entry,) if isinstance(entry, str) else entry):
             split *= sizes[axis]
     itemsize = jnp.dtype(dtype).itemsize
-    total = 2 * layers * math.prod(shape) * itemsize
+    total = 2 * math.prod(shape) * itemsize  # keys and values
     return KVPlan(layers, batch, max_len, kv_heads, head_dim, str(jnp.dtype(dtype)), sizes,
                   tuple(spec), total, total // split)

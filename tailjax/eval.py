@@ -178,21 +178,11 @@ def write_results(results: dict, out_dir: str) -> list[str]:
 
 
 def resolve_tokenizer(checkpoint: str, configured: str | None) -> str:
-    """Which tokenizer a checkpoint decodes with.
+    """Which tokenizer a checkpoint decodes with: an HF directory's own files, else the one a
+    tailjax checkpoint recorded, else the config's model.tokenizer ("char" for the tiny model)."""
+    from tailjax.model import checkpoint_tokenizer
 
-    An HF directory carries its own tokenizer files; a tailjax checkpoint records its tokenizer
-    in model_config.json; otherwise the config's model.tokenizer ("char" for the tiny model).
-    """
-    if any(os.path.exists(os.path.join(checkpoint, f))
-           for f in ("tokenizer.json", "tokenizer_config.json")):
-        return checkpoint
-    meta = os.path.join(checkpoint, "model_config.json")
-    if os.path.exists(meta):
-        with open(meta) as f:
-            recorded = json.load(f).get("tokenizer")
-        if recorded:
-            return recorded
-    return configured or "char"
+    return checkpoint_tokenizer(checkpoint) or configured or "char"
 
 
 def _csv(text: str) -> list[str]:
@@ -237,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="token budget per output (default: eval.max_new_tokens)")
     p.add_argument("--tokenizer", help="'char' or an HF tokenizer directory (default: the "
                                        "checkpoint's own, else model.tokenizer)")
+    p.add_argument("--dtype", choices=("float32", "bfloat16"),
+                   help="compute and parameter dtype (default: model.dtype)")
     p.add_argument("--mesh", help="mesh axis sizes, e.g. data=2,tensor=4 (default: mesh.shape)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--plan", action="store_true",
@@ -266,9 +258,6 @@ def run(args) -> dict | str:
     if not args.checkpoint:
         raise ValueError("--checkpoint is required: an HF directory, a tailjax model checkpoint "
                          "or a training run's checkpoint directory")
-    if not os.path.isdir(args.checkpoint):
-        raise ValueError(f"checkpoint {args.checkpoint} is not a directory; pass an HF "
-                         "directory or a tailjax checkpoint directory")
     task_names = _csv(args.tasks) if args.tasks else list(cfg.data.tasks)
     splits = _csv(args.splits) if args.splits else list(cfg.eval.splits)
     if not task_names or not splits:
@@ -288,7 +277,7 @@ def run(args) -> dict | str:
                                                                   cfg.model.tokenizer))
     shape = _mesh_shape(args.mesh) if args.mesh else dict(cfg.mesh.shape)
     mesh = sharding.make_mesh(shape) if jax.device_count() > 1 else None
-    model = model_lib.load(args.checkpoint, dtype=cfg.model.dtype, mesh=mesh)
+    model = model_lib.load(args.checkpoint, dtype=args.dtype or cfg.model.dtype, mesh=mesh)
     results = evaluate(
         model, tokenizer, task_names, splits,
         n=args.n if args.n is not None else cfg.eval.n,

@@ -1,0 +1,155 @@
+"""The batched KV-cache decoder against transformers' generate, on a tiny random Qwen2.
+
+One HF model (random weights, non-zero q/k/v biases, a wide init so greedy outputs vary) is
+saved as safetensors and loaded through tailjax.model.load; every greedy test decodes the same
+4 prompts (one row bucket, one length bucket, one budget), so they share one compile.
+"""
+
+import numpy as np
+import pytest
+
+import jax
+
+from tailjax.decode import Decoder, bucket, generate, left_pad, plan_kv_cache
+from tailjax.model import load, preset, sharding
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+PROMPT_LENGTHS = (3, 11, 20, 29)
+NEW = 24
+
+
+@pytest.fixture(scope="module")
+def hf_model_dir(tmp_path_factory):
+    torch.manual_seed(0)
+    cfg = transformers.Qwen2Config(
+        vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        tie_word_embeddings=False, initializer_range=0.3, rope_theta=10000.0)
+    hf = transformers.Qwen2ForCausalLM(cfg).eval()
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if name.endswith("bias"):
+                p.normal_(0, 0.3)
+    path = tmp_path_factory.mktemp("hf_tiny")
+    hf.save_pretrained(path)
+    return hf, str(path)
+
+
+@pytest.fixture(scope="module")
+def decoder(hf_model_dir):
+    return Decoder(load(hf_model_dir[1], dtype="float32"))
+
+
+@pytest.fixture(scope="module")
+def prompts():
+    rng = np.random.default_rng(0)
+    return [rng.integers(2, 128, size=n).tolist() for n in PROMPT_LENGTHS]
+
+
+def hf_greedy(hf, prompt, end_id=None):
+    """transformers' greedy continuation of one prompt by itself (no padding)."""
+    ids = torch.tensor([prompt])
+    with torch.no_grad():
+        out = hf.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=NEW,
+                          do_sample=False, pad_token_id=0, eos_token_id=end_id)
+    return out[0, len(prompt):].tolist()
+
+
+def test_greedy_matches_transformers_for_prompts_of_different_lengths(hf_model_dir, decoder,
+                                                                       prompts):
+    hf, _ = hf_model_dir
+    out = decoder.generate(prompts, NEW, end_ids=[])
+    assert out.rows() == [hf_greedy(hf, p) for p in prompts]
+    assert out.lengths.tolist() == [NEW] * len(prompts)
+    assert out.truncated.all()
+    assert len({tuple(r) for r in out.rows()}) == len(prompts)  # outputs differ: a real check
+
+
+def test_end_token_reached_mid_batch_stops_only_that_row(hf_model_dir, decoder, prompts):
+    hf, _ = hf_model_dir
+    free = decoder.generate(prompts, NEW, end_ids=[]).rows()
+    # An end id the model really emits: the first token (after a few steps) of some row that
+    # another row never produces, so one row stops early and another runs to the budget.
+    end = next(t for row in free for t in row[3:] if any(t not in other for other in free))
+    out = decoder.generate(prompts, NEW, end_ids=[end])
+    expected = [hf_greedy(hf, p, end) for p in prompts]
+    assert out.rows() == expected
+    stopped = [row[-1] == end and len(row) < NEW for row in expected]
+    assert any(stopped) and not all(stopped)
+    assert out.truncated.tolist() == [not s for s in stopped]
+    # tokens past a row's end are padding, never the model's continuation
+    for b, n in enumerate(out.lengths):
+        assert (out.tokens[b, n:] == 0).all()
+
+
+def test_kv_cache_is_donated_and_reused_not_copied(decoder, prompts):
+    decoder.generate(prompts, NEW, end_ids=[])
+    kept = decoder._cache
+    decoder.generate(prompts[::-1], NEW, end_ids=[])
+    assert all(leaf.is_deleted() for leaf in jax.tree.leaves(kept))  # donated to the call
+    assert decoder._cache is not None and not any(
+        leaf.is_deleted() for leaf in jax.tree.leaves(decoder._cache))
+
+
+def test_sharded_decoding_on_a_mesh_gives_the_same_tokens(hf_model_dir, decoder, prompts):
+    mesh = sharding.make_mesh({"data": 4, "tensor": 2})
+    sharded = Decoder(load(hf_model_dir[1], dtype="float32", mesh=mesh), mesh=mesh)
+    out = sharded.generate(prompts[:3], NEW, end_ids=[])
+    assert out.rows() == decoder.generate(prompts[:3], NEW, end_ids=[]).rows()
+    spec = jax.tree.leaves(sharded._cache)[0].sharding.spec
+    assert "data" in str(spec[1]) and spec[3] == "tensor"  # batch over data, kv heads over tensor
+
+
+def test_sampling_is_reproducible_per_key_and_top_p_near_zero_is_greedy(decoder, prompts):
+    greedy = decoder.generate(prompts, NEW, end_ids=[]).rows()
+    key = jax.random.key(7)
+    narrow = decoder.generate(prompts, NEW, [], temperature=1.0, top_p=1e-6, key=key)
+    assert narrow.rows() == greedy
+    hot = [decoder.generate(prompts, NEW, [], temperature=5.0, key=jax.random.key(k)).rows()
+           for k in (1, 1, 2)]
+    assert hot[0] == hot[1] and hot[0] != hot[2] and hot[0] != greedy
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(prompts=[]), "no prompts"),
+    (dict(prompts=[[5], []]), "prompt 1 is empty"),
+    (dict(prompts=[[5, 300]]), "outside the model's vocabulary"),
+    (dict(max_new_tokens=0), "max_new_tokens must be at least 1"),
+    (dict(end_ids=[128]), "end ids"),
+    (dict(temperature=0.5), "explicit PRNG key"),
+    (dict(top_p=0.0, temperature=1.0, key=jax.random.key(0)), "top_p must be in"),
+])
+def test_bad_requests_fail_with_one_clear_error(decoder, kwargs, message):
+    args = dict(prompts=[[5, 6]], max_new_tokens=4, end_ids=[1]) | kwargs
+    with pytest.raises(ValueError, match=message):
+        decoder.generate(args.pop("prompts"), args.pop("max_new_tokens"), args.pop("end_ids"),
+                         **args)
+
+
+def test_left_padding_and_buckets():
+    ids, lengths = left_pad([[7, 8], [9]], 4, 3, pad_id=0)
+    assert ids.tolist() == [[0, 0, 7, 8], [0, 0, 0, 9], [0, 0, 0, 0]]
+    assert lengths.tolist() == [2, 1, 1]  # the filler row gets a 1-token prompt
+    assert [bucket(n, 16) for n in (1, 16, 17, 100)] == [16, 16, 32, 128]
+
+
+def test_generate_function_wraps_a_decoder(hf_model_dir, decoder, prompts):
+    model = load(hf_model_dir[1], dtype="float32")
+    assert generate(model, prompts, NEW, end_ids=[]).rows() == \
+        decoder.generate(prompts, NEW, end_ids=[]).rows()
+
+
+def test_kv_cache_plan_for_7b_at_batch_32_and_32k_tokens():
+    arch = preset("qwen2.5-7b").to_hf()
+    full = 2 * 28 * 32 * 32768 * 4 * 128 * 2  # k and v, bf16
+    plan = plan_kv_cache(arch, 32, 32768, {"data": 2, "tensor": 4})
+    assert plan.total_bytes == full and plan.per_device_bytes == full // 8
+    assert "7.00 GiB" in plan.describe()
+    # 4 kv heads cannot be split 8 ways: the plan says the cache is replicated over tensor
+    wide = plan_kv_cache(arch, 32, 32768, {"tensor": 8})
+    assert wide.per_device_bytes == full and wide.unused_axes == ["tensor"]
+    assert "replicated" in wide.describe()
+    with pytest.raises(ValueError, match="unknown mesh axes"):
+        plan_kv_cache(arch, 32, 32768, {"model": 8})
