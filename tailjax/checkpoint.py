@@ -15,7 +15,6 @@ warning and the one before it restored.
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 
@@ -24,21 +23,13 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-MODEL_CONFIG = "model_config.json"
-
-
-def write_model_config(directory: str, arch: dict, tokenizer: str | None):
+def write_model_config(directory: str, model_cfg, tokenizer: str | None):
     """DIR/model_config.json: the architecture and tokenizer a checkpoint in DIR needs."""
-    if jax.process_index() != 0:
-        return
-    os.makedirs(directory, exist_ok=True)
-    config = dict(arch)
-    if tokenizer is not None:
-        config["tokenizer"] = tokenizer
-    tmp = os.path.join(directory, MODEL_CONFIG + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(config, f, indent=2, sort_keys=True)
-    os.replace(tmp, os.path.join(directory, MODEL_CONFIG))
+    from tailjax.model.loading import write_model_config as write
+
+    if jax.process_index() == 0:
+        os.makedirs(directory, exist_ok=True)
+        write(model_cfg, directory, tokenizer)
 
 
 class Checkpoints:

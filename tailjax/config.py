@@ -88,6 +88,9 @@ class EvalConfig:
 class MeshConfig:
     # Mesh axis sizes, in the order tailjax.model.sharding defines; -1 takes the devices left.
     shape: dict[str, int] = field(default_factory=lambda: {"data": -1})
+    # On a CPU-only host, split the CPU into this many devices (one per core, each running
+    # single-threaded: faster than one multi-threaded device); 0 leaves XLA_FLAGS alone.
+    cpu_devices: int = 0
 
 
 @dataclass

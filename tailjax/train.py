@@ -142,13 +142,6 @@ def _checkpoint_arch(path: str) -> dict:
                      "at an HF directory or a checkpoint written by `python -m tailjax.convert`")
 
 
-def param_shardings(model_cfg, mesh):
-    from tailjax.model import sharding
-    from tailjax.model.qwen2 import param_specs
-
-    return sharding.tree_shardings(param_specs(model_cfg), mesh)
-
-
 def opt_shardings(tx, abstract_params, p_shardings, mesh):
     """Optimizer state shardings: moments like their parameters, counters replicated."""
     replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
@@ -159,29 +152,21 @@ def opt_shardings(tx, abstract_params, p_shardings, mesh):
 
 def init_params(cfg: Config, model_cfg, p_shardings, mesh):
     """float32 master weights, created (or loaded) directly onto their shardings."""
-    from tailjax.model.qwen2 import Qwen2
+    from tailjax import model as model_lib
 
     if cfg.model.init:
-        from tailjax import model as model_lib
-
-        loaded = model_lib.load(cfg.model.init, mesh=mesh)
-        params = nnx.to_pure_dict(nnx.state(loaded, nnx.Param))
-        return jax.jit(lambda p: jax.tree.map(lambda x: x.astype(jnp.float32), p),
-                       out_shardings=p_shardings)(params)
-
-    def create():
-        model = Qwen2(model_cfg, rngs=nnx.Rngs(params=cfg.train.seed))
-        return nnx.to_pure_dict(nnx.state(model, nnx.Param))
-
-    return jax.jit(create, out_shardings=p_shardings)()
+        loaded = model_lib.load(cfg.model.init, dtype=cfg.model.dtype, mesh=mesh,
+                                param_dtype="float32")
+        return jax.device_put(model_lib.params_of(loaded), p_shardings)
+    return model_lib.params_of(model_lib.create(model_cfg, cfg.train.seed, mesh))
 
 
-def abstract_model(model_cfg):
-    from tailjax.model.qwen2 import Qwen2
+def split_model(model_cfg):
+    """(graph definition, abstract parameter tree) of the model, nothing allocated."""
+    from tailjax.model import abstract_model, params_of
 
-    model = nnx.eval_shape(lambda: Qwen2(model_cfg, rngs=nnx.Rngs(0)))
-    graphdef, state = nnx.split(model)
-    return graphdef, nnx.to_pure_dict(state)
+    graphdef, _ = nnx.split(abstract_model(model_cfg))
+    return graphdef, params_of(abstract_model(model_cfg))
 
 
 def _abstract(tree, shardings):
@@ -325,8 +310,8 @@ def train(cfg: Config, progress: bool = True, say: Callable[[str], None] | None 
                          f"do not split over {shards} data shards; make it a multiple of {shards}")
     steps = total_steps(cfg, tokenizer)
     tx, schedule = make_optimizer(cfg.train, steps)
-    graphdef, abstract_params = abstract_model(model_cfg)
-    p_sh = param_shardings(model_cfg, mesh)
+    graphdef, abstract_params = split_model(model_cfg)
+    p_sh = sharding.param_shardings(model_cfg, mesh)
     o_sh = opt_shardings(tx, abstract_params, p_sh, mesh)
     batch_sh = sharding.batch_sharding(mesh, 2)
     replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
@@ -338,7 +323,7 @@ def train(cfg: Config, progress: bool = True, say: Callable[[str], None] | None 
 
             yaml.safe_dump(to_dict(cfg), f, sort_keys=False)
     ckpt_dir = os.path.join(cfg.train.out_dir, "checkpoints")
-    write_model_config(ckpt_dir, model_cfg.to_hf(), cfg.model.tokenizer)
+    write_model_config(ckpt_dir, model_cfg, cfg.model.tokenizer)
     ckpts = Checkpoints(ckpt_dir, cfg.checkpoint.every, cfg.checkpoint.keep)
 
     data, encoder = train_batches(cfg, tokenizer, jax.process_index(), jax.process_count())
@@ -472,13 +457,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def use_cpu_devices(count: int):
+    """Split a CPU-only host into `count` single-threaded devices; must run before JAX starts
+    its backend (XLA reads XLA_FLAGS then). An explicit device count in XLA_FLAGS wins."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if count <= 0 or "xla_force_host_platform_device_count" in flags:
+        return
+    os.environ["XLA_FLAGS"] = (f"{flags} --xla_force_host_platform_device_count={count} "
+                               "--xla_cpu_multi_thread_eigen=false").strip()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from tailjax import distributed
 
-    distributed.initialize_from_args(args)
     try:
         cfg = load_config(args.config, args.set)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    use_cpu_devices(cfg.mesh.cpu_devices)
+    distributed.initialize_from_args(args)
+    try:
         train(cfg, progress=not args.no_progress)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)

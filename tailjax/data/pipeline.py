@@ -125,14 +125,18 @@ def read_jsonl(path: str) -> list[dict]:
 
 
 def mixed_records(data_cfg, epochs: float = 1.0, process_index: int = 0,
-                  process_count: int = 1, eval_ranges=()) -> grain.MapDataset:
-    """All streams mixed by weight, shuffled by seed, repeated for `epochs`, this process's share."""
-    streams = record_streams(data_cfg, eval_ranges)
-    ds = grain.MapDataset.mix([s for s, _ in streams], [w for _, w in streams])
-    ds = ds.shuffle(seed=data_cfg.seed)
-    total = int(len(ds) * epochs)
-    ds = ds.repeat(max(1, math.ceil(epochs)))[:total]
-    return ds[process_index::process_count]
+                  process_count: int = 1, eval_ranges=()) -> grain.IterDataset:
+    """This process's share of every stream, each shuffled by seed and repeated for `epochs`,
+    mixed by weight. Streams are mixed after test instances are removed, so the weights hold
+    for the records actually trained on."""
+    streams = []
+    for i, (ds, weight) in enumerate(record_streams(data_cfg, eval_ranges)):
+        ds = ds.shuffle(seed=data_cfg.seed * 1009 + i)
+        ds = ds.repeat(max(1, math.ceil(epochs)))[: int(len(ds) * epochs)]
+        streams.append((ds[process_index::process_count].to_iter_dataset(), weight))
+    if len(streams) == 1:
+        return streams[0][0]
+    return grain.IterDataset.mix([s for s, _ in streams], [w for _, w in streams])
 
 
 def _pad_row(sample: dict, length: int) -> dict:
@@ -151,14 +155,13 @@ def _rename_packed(row: dict) -> dict:
             "segment_ids": row["inputs_segment_ids"], "positions": row["inputs_positions"]}
 
 
-def batches(records: grain.MapDataset, encoder: Encoder, rows: int, pack: bool = True,
+def batches(records: grain.IterDataset, encoder: Encoder, rows: int, pack: bool = True,
             seed: int = 0) -> grain.IterDataset:
-    """Batches of `rows` rows of encoder.max_length tokens: dicts of [rows, T] int32 arrays.
-
-    The last incomplete batch is dropped, so every step has the same shape.
+    """Batches of `rows` rows of encoder.max_length tokens: dicts of [rows, T] arrays (int32;
+    loss_mask float32). The last incomplete batch is dropped, so every step has one shape.
     """
     length = encoder.max_length
-    ds = records.map(encoder).filter(lambda s: s is not None).to_iter_dataset()
+    ds = records.map(encoder).filter(lambda s: s is not None)
     if pack:
         ds = grain.experimental.FirstFitPackIterDataset(
             ds, length_struct={k: length for k in FIELDS}, num_packing_bins=rows, seed=seed,
@@ -194,7 +197,8 @@ def validation_batches(cfg, tokenizer, n_per_stream: int = 64) -> list[dict]:
             records += test_set(task, split, n_per_stream, cfg.data.variant,
                                 _lengths(cfg.data.lengths, split))
     encoder = Encoder(tokenizer, cfg.data.max_length)
-    ds = batches(grain.MapDataset.source(records), encoder, cfg.train.batch_size, cfg.data.pack)
+    ds = batches(grain.MapDataset.source(records).to_iter_dataset(), encoder,
+                 cfg.train.batch_size, cfg.data.pack)
     return list(ds)[: cfg.train.val_batches]
 
 

@@ -1,0 +1,143 @@
+"""Training-step speed on the CPU: tailjax against transformers + torch, same Qwen2 shape and batch.
+
+    python benchmarks/train_vs_hf.py --batch 32 --seq 512 --dtype float32
+    python benchmarks/train_vs_hf.py --batch 128 --seq 128 --dtype bfloat16
+
+Both sides run one full optimizer step (forward, backward, AdamW) on random tokens, in one
+process, alternating round by round so that both see the same machine load; the medians after
+warm-up are reported in tokens/s with their ratio. tailjax runs data parallel over one host
+device per core (`--xla_force_host_platform_device_count=<cores>`, single-threaded Eigen, as the
+demo does); torch uses its own intra-op threads over the same cores. bfloat16 means bf16 compute
+with float32 master weights on both sides (torch: autocast).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--seq", type=int, default=512)
+    p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
+    p.add_argument("--rounds", type=int, default=6, help="timed steps per side")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps per side first")
+    p.add_argument("--only", choices=("both", "tailjax", "torch"), default="both")
+    p.add_argument("--devices", type=int, default=os.cpu_count(),
+                   help="host devices for tailjax's data parallelism (default: one per core)")
+    return p.parse_args(argv)
+
+
+SHAPE = dict(vocab_size=128, hidden_size=256, intermediate_size=704, num_hidden_layers=4,
+             num_attention_heads=8, num_key_value_heads=2, head_dim=32, rms_norm_eps=1e-6,
+             rope_theta=10000.0, tie_word_embeddings=True, max_position_embeddings=8192)
+
+
+def tailjax_step(args):
+    """A zero-argument function running one tailjax training step, blocking until done."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    import optax
+    from flax import nnx
+
+    from tailjax.model import sharding
+    from tailjax.model.qwen2 import Qwen2
+    from tailjax.model.qwen2_config import Qwen2Config
+    from tailjax.train import make_train_step, opt_shardings
+
+    cfg = Qwen2Config(**SHAPE, dtype=args.dtype, param_dtype="float32", scan_layers=False)
+    mesh = sharding.make_mesh({"data": -1})
+    model = Qwen2(cfg, rngs=nnx.Rngs(0))
+    graphdef, state = nnx.split(model)
+    p_sh = sharding.param_shardings(cfg, mesh)
+    params = jax.device_put(nnx.to_pure_dict(state), p_sh)
+    tx = optax.adamw(1e-4, weight_decay=0.1)
+    o_sh = opt_shardings(tx, params, p_sh, mesh)
+    opt_state = jax.jit(tx.init, out_shardings=o_sh)(params)
+    rng = np.random.default_rng(0)
+    ids = rng.integers(2, SHAPE["vocab_size"], (args.batch, args.seq + 1), dtype=np.int32)
+    batch = {"inputs": ids[:, :-1], "targets": ids[:, 1:],
+             "loss_mask": np.ones((args.batch, args.seq), np.float32),
+             "segment_ids": np.ones((args.batch, args.seq), np.int32),
+             "positions": np.broadcast_to(np.arange(args.seq, dtype=np.int32),
+                                          (args.batch, args.seq)).copy()}
+    batch = sharding.shard_batch(batch, mesh)
+    replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    step = jax.jit(make_train_step(graphdef, tx, 1),
+                   in_shardings=(p_sh, o_sh, sharding.batch_sharding(mesh, 2)),
+                   out_shardings=(p_sh, o_sh, replicated), donate_argnums=(0, 1))
+    state = {"params": params, "opt": opt_state}
+
+    def run():
+        with jax.set_mesh(mesh):
+            state["params"], state["opt"], metrics = step(state["params"], state["opt"], batch)
+        jax.block_until_ready(metrics["loss"])
+    return run, len(jax.devices())
+
+
+def torch_step(args):
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    config = transformers.Qwen2Config(**SHAPE, attn_implementation="sdpa")
+    model = transformers.Qwen2ForCausalLM(config).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1)
+    ids = torch.randint(2, SHAPE["vocab_size"], (args.batch, args.seq + 1))
+    inputs, labels = ids[:, :-1].contiguous(), ids[:, 1:].contiguous()
+    bf16 = args.dtype == "bfloat16"
+
+    def run():
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(input_ids=inputs).logits
+        loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]),
+                                                 labels.reshape(-1))
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    return run, torch.get_num_threads()
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" not in flags:
+        os.environ["XLA_FLAGS"] = (f"{flags} --xla_force_host_platform_device_count="
+                                   f"{args.devices} --xla_cpu_multi_thread_eigen=false").strip()
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    tokens = args.batch * args.seq
+    sides = {}
+    if args.only in ("both", "tailjax"):
+        sides["tailjax"] = tailjax_step(args)
+    if args.only in ("both", "torch"):
+        sides["torch"] = torch_step(args)
+    for name, (run, _) in sides.items():
+        for _ in range(args.warmup):
+            run()
+    times = {name: [] for name in sides}
+    for _ in range(args.rounds):
+        for name, (run, _) in sides.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    print(f"batch {args.batch} x {args.seq}, {args.dtype}, {os.cpu_count()} cores, "
+          f"{args.rounds} timed steps each (median)")
+    rate = {}
+    for name, (_, parallel) in sides.items():
+        rate[name] = tokens / statistics.median(times[name])
+        unit = "devices" if name == "tailjax" else "threads"
+        print(f"  {name:8s} {rate[name]:10,.0f} tokens/s   ({statistics.median(times[name]):.3f} "
+              f"s/step, {parallel} {unit})")
+    if len(rate) == 2:
+        print(f"  ratio tailjax / torch = {rate['tailjax'] / rate['torch']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
