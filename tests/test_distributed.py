@@ -35,10 +35,11 @@ def process_env(devices: int = 4) -> dict:
     return env
 
 
-def run_processes(argv_for, n: int, cwd) -> list[subprocess.CompletedProcess]:
-    """Starts n processes of `python -m tailjax.distributed ...` at once and waits for all."""
-    procs = [subprocess.Popen([sys.executable, "-m", "tailjax.distributed", *argv_for(i)],
-                              env=process_env(), cwd=cwd, text=True,
+def run_processes(argv_for, n: int, cwd, module: str = "tailjax.distributed",
+                  env: dict | None = None) -> list[subprocess.CompletedProcess]:
+    """Starts n processes of `python -m MODULE ...` at once and waits for all."""
+    procs = [subprocess.Popen([sys.executable, "-m", module, *argv_for(i)],
+                              env={**process_env(), **(env or {})}, cwd=cwd, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(n)]
     done = []
     try:
@@ -224,3 +225,96 @@ def test_initialize_after_jax_started_is_a_clear_error(monkeypatch):
     with pytest.raises(ValueError, match="must run before any other JAX call"):
         distributed.initialize(coordinator="127.0.0.1:1", num_processes=2, process_id=0,
                                timeout_s=5)
+
+
+# --- training on two hosts equals training on one ---------------------------------------------
+
+TRAIN_CONFIG = """
+model:
+  preset: tiny
+  overrides: {hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2,
+              num_attention_heads: 4, num_key_value_heads: 2, head_dim: 8}
+  dtype: float32
+data:
+  tasks: {compare: 1.0}
+  source: jsonl
+  files: [RECORDS]
+  max_length: 48
+  # Unpacked rows: process p keeps records p, p+2, ..., so a global batch holds the same records
+  # as on one process (in another row order). Packing per process would change the rows.
+  pack: false
+train:
+  batch_size: 8
+  lr: 0.01
+  final_lr: 0.01     # constant lr: a run stopped at step 2 and resumed follows the same schedule
+  warmup_steps: 0
+checkpoint:
+  every: 2
+eval:
+  at_end: false
+mesh:
+  shape: {data: 2, fsdp: 4}   # fsdp over both hosts: each process holds half of every weight
+"""
+
+
+def write_short_records(path, n: int = 64):
+    """Short records in the record format (the test is about hosts, not traces: short rows keep
+    the compiled step small)."""
+    rng = np.random.default_rng(0)
+    with open(path, "w") as f:
+        for i in range(n):
+            a, b = (int(x) for x in rng.integers(0, 1000, 2))
+            f.write(json.dumps({
+                "task": "compare", "split": "S", "length": 3, "instance": {"a": a, "b": b, "i": i},
+                "prompt": f"Which is larger, {a} or {b}?", "completion": f"\\boxed{{{max(a, b)}}}",
+                "answer": str(max(a, b))}) + "\n")
+
+
+def losses_in(out_dir) -> list[float]:
+    with open(os.path.join(out_dir, "train_log.jsonl")) as f:
+        return [r["loss"] for r in map(json.loads, f) if "loss" in r]
+
+
+def test_two_process_training_resumes_and_matches_one_process(tmp_path):
+    from tailjax.config import load_config
+    from tailjax.train import train
+
+    records = tmp_path / "records.jsonl"
+    write_short_records(records)
+    config = tmp_path / "tiny.yaml"
+    config.write_text(TRAIN_CONFIG.replace("RECORDS", str(records)))
+    # The reference: this pytest process, one process with 8 devices.
+    reference = train(load_config(str(config), [f"train.out_dir={tmp_path / 'one'}",
+                                                "train.steps=4"]), progress=False)
+    assert reference.status == "done" and len(reference.losses) == 4
+
+    port = free_port()
+    multi = tmp_path / "two"
+    # A shared persistent compilation cache lets the resumed run skip most compiling.
+    cache = {"JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax-cache"),
+             "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+
+    def run(steps):
+        return run_processes(
+            lambda i: ["--config", str(config), "--set", f"train.out_dir={multi}",
+                       "--set", f"train.steps={steps}", "--no-progress",
+                       "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2",
+                       "--process-id", str(i)], 2, tmp_path, module="tailjax.train", env=cache)
+
+    for r in run(2):  # stops after step 2, its checkpoint written by both processes
+        assert r.returncode == 0, r.stderr[-3000:]
+    first = losses_in(multi)
+    ckpt = multi / "checkpoints" / "2" / "params" / "array_metadatas"
+    assert sorted(os.listdir(ckpt)) == ["process_0", "process_1"]
+
+    results = run(4)  # restores step 2 (weights, optimizer, each process's data position)
+    for r in results:
+        assert r.returncode == 0, r.stderr[-3000:]
+    assert f"resumed from step 2 of {multi / 'checkpoints'}" in results[0].stderr
+    assert "resumed" not in results[1].stderr  # only process 0 logs
+    resumed = losses_in(multi)
+
+    assert len(first) == 2 and len(resumed) == 4 and resumed[:2] == first
+    # Same records per global batch, summed in another order: equal to float32 rounding.
+    np.testing.assert_allclose(resumed, reference.losses, rtol=2e-5)
+    assert resumed[3] < resumed[0]  # and it learns
