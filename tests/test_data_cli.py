@@ -78,6 +78,19 @@ def test_mix_draws_splits_by_weight(tmp_path):
     assert records.split_counts({"S": 0.8, "M": 0.1, "L": 0.1}, 7) == {"S": 5, "M": 1, "L": 1}
 
 
+def test_a_tiny_instance_space_keeps_half_for_training():
+    # derangement S (n = 3..30) has 28 instances: the test set takes the first half, training
+    # draws from the rest, and the two stay disjoint.
+    test = {instance_key(r["instance"]) for r in records.test_set("derangement", "S", 500,
+                                                                   "direct")}
+    assert test == records.test_keys("derangement", "S") and len(test) == 14
+    train = {instance_key(r["instance"]) for r in records.generate("derangement", "S", 14, 1,
+                                                                   "direct")}
+    assert len(train) == 14 and not train & test
+    with pytest.raises(ValueError, match="only 14 distinct derangement instances"):
+        records.generate("derangement", "S", 15, 1, "direct")
+
+
 def test_training_files_exclude_the_test_set(tmp_path):
     # bubble sort of 2 numbers out of 0..99 has only 9900 instances: 1000 draws would meet
     # about 50 of the 500 test instances if nothing excluded them.
@@ -102,12 +115,15 @@ def test_training_files_exclude_the_test_set(tmp_path):
 
 
 def test_tiny_instance_space_is_an_error_not_a_short_file(tmp_path, capsys):
-    # word flip with one letter has 4 instances, all of them in the test set
+    # word flip with one letter has 4 instances: each split's test set holds two of them (with
+    # the override range every split draws from the same 4), leaving training what none holds
     out = tmp_path / "w.jsonl"
     args = ["generate", "--task", "word_flip", "--split", "S", "--lengths", "1,1",
             "--out", str(out)]
     assert main(args + ["--n", "3", "--seed", "1"]) == 2
-    assert "only 0 distinct word_flip instances outside the test sets" in capsys.readouterr().err
+    assert "only 1 distinct word_flip instances outside the test sets" in capsys.readouterr().err
+    assert main(args + ["--n", "1", "--seed", "1"]) == 0 and len(read(out)) == 1
+    out.unlink()
     assert main(args + ["--n", "5", "--seed", str(records.TEST_SEED)]) == 2
     assert not out.exists()
     assert main(args + ["--n", "4", "--seed", str(records.TEST_SEED)]) == 0

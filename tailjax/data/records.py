@@ -5,7 +5,8 @@ completion, answer. Generation walks the stream `synthesize(task, split, seed, i
 index = 0, 1, 2, ... and keeps each instance the first time it appears, so the same arguments
 always give the same records, byte for byte.
 
-Test sets are the first TEST_SIZE distinct instances of the stream with seed TEST_SEED. Any
+Test sets are the first TEST_SIZE distinct instances of the stream with seed TEST_SEED (half
+the space where the whole instance space is smaller than TEST_SIZE). Any
 generation with another seed skips every instance of the test sets of all three splits (with the
 default length ranges and, when given, the override `lengths`), so a training set never shares
 an instance with a test set.
@@ -58,10 +59,18 @@ def _unique_indices(task: str, split: str, n: int, seed: int, lengths=None,
 
 
 @functools.lru_cache(maxsize=None)
+def _test_indices(task: str, split: str, lengths) -> tuple[int, ...]:
+    """Stream indices of the test set: the first TEST_SIZE distinct instances, or, when the
+    whole instance space is smaller than that (derangement S has 28), its first half, so that
+    training still has instances the test set does not hold."""
+    found = _unique_indices(task, split, TEST_SIZE, TEST_SEED, lengths, allow_fewer=True)
+    return tuple(found if len(found) == TEST_SIZE else found[:(len(found) + 1) // 2])
+
+
+@functools.lru_cache(maxsize=None)
 def _test_keys(task: str, split: str, lengths) -> frozenset:
     return frozenset(instance_key(sample_instance(task, split, TEST_SEED, i, lengths))
-                     for i in _unique_indices(task, split, TEST_SIZE, TEST_SEED, lengths,
-                                              allow_fewer=True))
+                     for i in _test_indices(task, split, lengths))
 
 
 def test_keys(task: str, split: str, lengths: tuple[int, int] | None = None) -> frozenset:
@@ -151,10 +160,14 @@ def generate_mix(task: str, mix: Mapping[str, float], n: int, seed: int,
 
 def test_set(task: str, split: str, n: int = TEST_SIZE, variant: str = "tail-styled",
              lengths: tuple[int, int] | None = None) -> list[dict]:
-    """The first n records of the fixed test set of (task, split); n <= TEST_SIZE."""
+    """The first n records of the fixed test set of (task, split); n <= TEST_SIZE. A task whose
+    instance space is tiny has a smaller test set (see _test_indices): all of it is returned."""
     if n > TEST_SIZE:
         raise ValueError(f"test sets hold {TEST_SIZE} instances; ask for n <= {TEST_SIZE}")
-    return generate(task, split, n, TEST_SEED, variant, lengths)
+    check_request(task, variant, None)
+    indices = _test_indices(task, check_split(split), tuple(lengths) if lengths else None)
+    return list(iter_records(task, [(split, i) for i in indices[:n]], TEST_SEED, variant,
+                             lengths))
 
 
 def dumps(record: dict) -> str:
