@@ -28,6 +28,9 @@ from tailjax.model import sharding
 from tailjax.model.qwen2 import CACHE_AXES
 
 MIN_PROMPT_BUCKET = 16
+# The first decode phase's window covers the prompt bucket plus at least this many new tokens.
+FIRST_WINDOW = 64
+SEQ_AXIS = CACHE_AXES.index("cache_seq")
 # Prefill computes logits for every prompt position; chunk it so those logits stay under this.
 PREFILL_LOGITS_BYTES = 1 << 30
 
@@ -94,8 +97,34 @@ def _prefill_chunk(rows: int, length: int, vocab: int) -> int:
     return chunk
 
 
+def decode_windows(length: int, max_new_tokens: int, first: int = FIRST_WINDOW) -> list[int]:
+    """Cache lengths the decode phases attend over: a power of two holding the prompt bucket and
+    at least `first` new tokens, then doubling up to the full length + max_new_tokens.
+
+    Every step reads all the keys of the cache it is given, so attending over a window that
+    covers only the slots written so far (instead of the whole budget from the first token)
+    cuts the memory read per step, the cost that dominates decoding.
+    """
+    total = length + max_new_tokens
+    windows = [min(total, bucket(length + first))]
+    while windows[-1] < total:
+        windows.append(min(total, 2 * windows[-1]))
+    return windows
+
+
+def _window(cache, size: int):
+    """The first `size` slots of every cache array (a copy; made once per phase)."""
+    return jax.tree.map(lambda c: jax.lax.slice_in_dim(c, 0, size, axis=SEQ_AXIS), cache)
+
+
+def _put_window(cache, window):
+    return jax.tree.map(
+        lambda c, w: jax.lax.dynamic_update_slice_in_dim(c, w, 0, axis=SEQ_AXIS), cache, window)
+
+
 def _decode(graphdef, state, cache, ids, prompt_lens, active, key, ends, pad_id, temperature,
-            top_p, *, max_new_tokens: int, sample: bool, chunk: int, vocab: int):
+            top_p, *, max_new_tokens: int, sample: bool, chunk: int, vocab: int,
+            first_window: int):
     """The compiled body: prefill the left-padded prompts, then decode until done."""
     model = nnx.merge(graphdef, state)
     rows, length = ids.shape
@@ -105,40 +134,52 @@ def _decode(graphdef, state, cache, ids, prompt_lens, active, key, ends, pad_id,
     positions = jnp.maximum(jnp.arange(length)[None, :] - first[:, None], 0)
 
     def prefill(c, carry):
-        cache, _ = carry
+        window, _ = carry
         start = c * chunk
         chunk_ids = jax.lax.dynamic_slice_in_dim(ids, start, chunk, axis=1)
         chunk_pos = jax.lax.dynamic_slice_in_dim(positions, start, chunk, axis=1)
-        logits, cache = model(chunk_ids, chunk_pos, cache=cache, cache_index=start,
-                              kv_mask=kv_mask)
-        return cache, logits[:, -1].astype(jnp.float32)
+        logits, window = model(chunk_ids, chunk_pos, cache=window, cache_index=start,
+                               kv_mask=kv_mask[:, :length])
+        return window, logits[:, -1].astype(jnp.float32)
 
-    cache, last = jax.lax.fori_loop(0, length // chunk, prefill,
-                                    (cache, jnp.zeros((rows, vocab), jnp.float32)))
+    window, last = jax.lax.fori_loop(0, length // chunk, prefill,
+                                     (_window(cache, length),
+                                      jnp.zeros((rows, vocab), jnp.float32)))
+    cache = _put_window(cache, window)
 
     key, sub = jax.random.split(key)
     token = _pick(last, sub, sample, temperature, top_p)
     done = ~active | jnp.isin(token, ends)
     out = jnp.full((rows, max_new_tokens), pad_id, jnp.int32).at[:, 0].set(token)
     lengths = jnp.ones((rows,), jnp.int32)
+    carry = (jnp.int32(1), token, done, lengths, out, key)
 
-    def cond(carry):
-        i, _, done, *_ = carry
-        return (i < max_new_tokens) & ~jnp.all(done)
+    # Step i feeds token i-1 into slot length + i - 1; a phase runs while that slot is inside
+    # its window. Each phase is its own loop over a cache slice of static size.
+    for size in decode_windows(length, max_new_tokens, first_window):
+        mask = kv_mask[:, :size]
+        stop = min(max_new_tokens, size - length + 1)
 
-    def step(carry):
-        i, token, done, lengths, out, cache, key = carry
-        logits, cache = model(token[:, None], (prompt_lens + i - 1)[:, None], cache=cache,
-                              cache_index=length + i - 1, kv_mask=kv_mask)
-        key, sub = jax.random.split(key)
-        nxt = jnp.where(done, pad_id, _pick(logits[:, -1], sub, sample, temperature, top_p))
-        out = jax.lax.dynamic_update_slice_in_dim(out, nxt[:, None], i, axis=1)
-        lengths = lengths + (~done).astype(jnp.int32)
-        done = done | jnp.isin(nxt, ends)
-        return i + 1, nxt, done, lengths, out, cache, key
+        def cond(c, stop=stop):
+            i, _, done, *_ = c
+            return (i < stop) & ~jnp.all(done)
 
-    carry = (jnp.int32(1), token, done, lengths, out, cache, key)
-    _, _, done, lengths, out, cache, _ = jax.lax.while_loop(cond, step, carry)
+        def step(c, mask=mask):
+            (i, token, done, lengths, out, key), window = c
+            logits, window = model(token[:, None], (prompt_lens + i - 1)[:, None],
+                                   cache=window, cache_index=length + i - 1, kv_mask=mask)
+            key, sub = jax.random.split(key)
+            nxt = jnp.where(done, pad_id, _pick(logits[:, -1], sub, sample, temperature, top_p))
+            out = jax.lax.dynamic_update_slice_in_dim(out, nxt[:, None], i, axis=1)
+            lengths = lengths + (~done).astype(jnp.int32)
+            done = done | jnp.isin(nxt, ends)
+            return (i + 1, nxt, done, lengths, out, key), window
+
+        carry, window = jax.lax.while_loop(lambda c, f=cond: f(c[0]), step,
+                                           (carry, _window(cache, size)))
+        cache = _put_window(cache, window)
+
+    _, _, done, lengths, out, _ = carry
     # A row is done here only if it emitted an end token (filler rows are not reported).
     return out, lengths, ~done, cache
 
@@ -146,7 +187,7 @@ def _decode(graphdef, state, cache, ids, prompt_lens, active, key, ends, pad_id,
 _decode_jit = jax.jit(
     _decode,
     static_argnums=(0,),
-    static_argnames=("max_new_tokens", "sample", "chunk", "vocab"),
+    static_argnames=("max_new_tokens", "sample", "chunk", "vocab", "first_window"),
     donate_argnames=("cache",),
 )
 
@@ -160,10 +201,11 @@ class Decoder:
     sharding rules say (batch over data, kv heads over tensor).
     """
 
-    def __init__(self, model, mesh=None, cache_dtype=None):
+    def __init__(self, model, mesh=None, cache_dtype=None, first_window: int = FIRST_WINDOW):
         self.config = model.config
         self.mesh = mesh
         self.cache_dtype = cache_dtype  # None: the model's compute dtype
+        self.first_window = first_window
         self._graphdef, self._state = nnx.split(model)
         self._init_cache = model.init_cache
         self._cache = None
@@ -195,7 +237,7 @@ class Decoder:
                 jnp.int32(pad_id), jnp.float32(max(temperature, 1e-6)), jnp.float32(top_p),
                 max_new_tokens=int(max_new_tokens), sample=temperature > 0,
                 chunk=_prefill_chunk(rows, length, self.config.vocab_size),
-                vocab=self.config.vocab_size)
+                vocab=self.config.vocab_size, first_window=self.first_window)
         self._cache = cache
         out, lengths, truncated = jax.device_get((out, lengths, truncated))
         return Generation(np.asarray(out[:n]), np.asarray(lengths[:n]),

@@ -10,7 +10,8 @@ import pytest
 
 import jax
 
-from tailjax.decode import Decoder, bucket, generate, left_pad, plan_kv_cache
+from tailjax.decode import (Decoder, bucket, decode_windows, generate, left_pad,
+                            plan_kv_cache)
 from tailjax.model import load, preset, sharding
 
 torch = pytest.importorskip("torch")
@@ -48,11 +49,11 @@ def prompts():
     return [rng.integers(2, 128, size=n).tolist() for n in PROMPT_LENGTHS]
 
 
-def hf_greedy(hf, prompt, end_id=None):
+def hf_greedy(hf, prompt, end_id=None, new=NEW):
     """transformers' greedy continuation of one prompt by itself (no padding)."""
     ids = torch.tensor([prompt])
     with torch.no_grad():
-        out = hf.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=NEW,
+        out = hf.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new,
                           do_sample=False, pad_token_id=0, eos_token_id=end_id)
     return out[0, len(prompt):].tolist()
 
@@ -82,6 +83,22 @@ def test_end_token_reached_mid_batch_stops_only_that_row(hf_model_dir, decoder, 
     # tokens past a row's end are padding, never the model's continuation
     for b, n in enumerate(out.lengths):
         assert (out.tokens[b, n:] == 0).all()
+
+
+def test_decoding_in_growing_cache_windows_matches_transformers(hf_model_dir, decoder,
+                                                               prompts):
+    # Prompts of 3 and 11 tokens sit in a 16-slot bucket; with 8 new tokens in the first window
+    # the 40-token budget runs in windows of 32 and 56 slots.
+    assert decode_windows(16, 40, first=8) == [32, 56]
+    windowed = Decoder(load(hf_model_dir[1], dtype="float32"), first_window=8)
+    hf, _ = hf_model_dir
+    short = prompts[:2]
+    free = [hf_greedy(hf, p, new=40) for p in short]
+    # an end id row 1 first emits as token j >= 17, which step j makes in the 56-slot window
+    j = next(j for j in range(17, 40) if free[1][j] not in free[1][:j])
+    out = windowed.generate(short, 40, end_ids=[free[1][j]])
+    assert out.rows() == [hf_greedy(hf, p, free[1][j], new=40) for p in short]
+    assert out.lengths[1] == j + 1 and not out.truncated[1]
 
 
 def test_kv_cache_is_donated_and_reused_not_copied(decoder, prompts):
