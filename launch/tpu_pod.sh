@@ -33,6 +33,8 @@ options
   --data gs://B/P      copy these files to /tmp/tailjax-data/ on every worker first
                        (name them there in data.files)
   --jax SPEC           pip requirement for jax on the workers (default: jax[tpu])
+  --pip SPEC           one more pip requirement to install on the workers (repeatable), e.g.
+                       gcsfs, which orbax needs to write checkpoint metadata to gs://
   --python PYTHON      python on the workers (default: python3)
   --install            install before running COMMAND
   --detach             run in the background on every worker (log: ~/tailjax-COMMAND.log)
@@ -46,7 +48,7 @@ die() {
   exit 2
 }
 
-tpu="" zone="" project="" run_dir="" data="" jax_spec="jax[tpu]" python="python3"
+tpu="" zone="" project="" run_dir="" data="" jax_spec="jax[tpu]" python="python3" extra_pip=()
 install=0 detach=0 dry_run=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -56,6 +58,7 @@ while [[ $# -gt 0 ]]; do
     --run-dir) run_dir="${2:-}"; shift 2 || die "--run-dir needs a value" ;;
     --data) data="${2:-}"; shift 2 || die "--data needs a value" ;;
     --jax) jax_spec="${2:-}"; shift 2 || die "--jax needs a value" ;;
+    --pip) extra_pip+=("${2:-}"); shift 2 || die "--pip needs a value" ;;
     --python) python="${2:-}"; shift 2 || die "--python needs a value" ;;
     --install) install=1; shift ;;
     --detach) detach=1; shift ;;
@@ -127,7 +130,7 @@ if [[ "$install" -eq 1 ]]; then
   run git -C "$root" archive --format=tar.gz -o "$tarball" HEAD
   run "${gcloud_tpu[@]}" scp "$tarball" "$tpu:tailjax.tar.gz" "${where[@]}" --worker=all
   py="$(quote "$python")"
-  on_all_workers "set -e; rm -rf ~/tailjax && mkdir -p ~/tailjax && tar -xzf ~/tailjax.tar.gz -C ~/tailjax && $py -m pip install --upgrade $(quote "$jax_spec") && $py -m pip install -e ~/tailjax"
+  on_all_workers "set -e; rm -rf ~/tailjax && mkdir -p ~/tailjax && tar -xzf ~/tailjax.tar.gz -C ~/tailjax && $py -m pip install --upgrade $(quote "$jax_spec" ${extra_pip[@]+"${extra_pip[@]}"}) && $py -m pip install -e ~/tailjax"
   [[ "$command" != install ]] || exit 0
 fi
 

@@ -52,8 +52,8 @@ TRICKY = "data.files=[/tmp/tailjax-data/it's a.jsonl]"  # a quote and a space su
 
 def test_tpu_dry_run_prints_install_data_and_train_on_all_workers():
     r = launch(TPU, "--tpu", "pod-1", "--zone", "us-central2-b", "--project", "proj",
-               "--install", "--run-dir", "gs://bucket/run1", "--data", "gs://bucket/data",
-               "--dry-run", "train", "--config", "configs/qwen2.5-7b-tail.yaml", "--set", TRICKY)
+               "--install", "--pip", "gcsfs", "--pip", "tqdm>=4.66", "--run-dir",
+               "gs://bucket/run1", "--data", "gs://bucket/data", "--dry-run", "train", "--config", "configs/qwen2.5-7b-tail.yaml", "--set", TRICKY)
     assert r.returncode == 0, r.stderr
     archive, scp, install, data, train = commands(r.stdout)
     head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
@@ -69,7 +69,8 @@ def test_tpu_dry_run_prints_install_data_and_train_on_all_workers():
         assert "--worker=all" in ssh
     steps = option(install, "--command")
     assert "tar -xzf ~/tailjax.tar.gz -C ~/tailjax" in steps
-    assert "pip install --upgrade 'jax[tpu]'" in steps and "pip install -e ~/tailjax" in steps
+    assert "pip install --upgrade 'jax[tpu]' gcsfs 'tqdm>=4.66'" in steps
+    assert "pip install -e ~/tailjax" in steps
     assert option(data, "--command") == (
         "mkdir -p /tmp/tailjax-data && gcloud storage rsync --recursive gs://bucket/data "
         "/tmp/tailjax-data")
