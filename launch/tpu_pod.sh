@@ -11,7 +11,8 @@
 # all workers at once through `gcloud compute tpus tpu-vm ssh --worker=all`; each worker joins
 # the run through tailjax.distributed (jax reads the coordinator from the TPU VM metadata).
 # Checkpoints and logs belong on gs:// (no shared disk between workers): --run-dir sets train's
-# train.out_dir; --data gs://... first copies JSONL data to /tmp/tailjax-data/ on every worker.
+# train.out_dir; --data gs://... first copies inputs (data, model, tokenizer) to
+# /tmp/tailjax-data/ on every worker.
 # --dry-run prints every command instead of running it.
 set -euo pipefail
 
@@ -30,8 +31,9 @@ options
   --zone ZONE          its zone (required)
   --project PROJECT    Google Cloud project (default: gcloud's configured project)
   --run-dir gs://B/P   train only: train.out_dir (checkpoints, logs) on Cloud Storage
-  --data gs://B/P      copy these files to /tmp/tailjax-data/ on every worker first
-                       (name them there in data.files)
+  --data gs://B/P      copy inputs (JSONL data, a converted checkpoint, a tokenizer) to
+                       /tmp/tailjax-data/ on every worker first; name them there in the
+                       config (data.files, model.init, model.tokenizer)
   --jax SPEC           pip requirement for jax on the workers (default: jax[tpu])
   --pip SPEC           one more pip requirement to install on the workers (repeatable), e.g.
                        gcsfs, which orbax needs to write checkpoint metadata to gs://

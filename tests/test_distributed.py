@@ -316,5 +316,5 @@ def test_two_process_training_resumes_and_matches_one_process(tmp_path):
 
     assert len(first) == 2 and len(resumed) == 4 and resumed[:2] == first
     # Same records per global batch, summed in another order: equal to float32 rounding.
-    np.testing.assert_allclose(resumed, reference.losses, rtol=2e-5)
+    np.testing.assert_allclose(resumed, reference.losses, rtol=1e-6)  # measured: 1e-7
     assert resumed[3] < resumed[0]  # and it learns
