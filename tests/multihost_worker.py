@@ -30,7 +30,7 @@ def full_batch():
 
 def main(ckpt_dir: str):
     cluster = distributed.initialize()  # `run` already joined: this only reports
-    checked = distributed.check(cluster)  # the smoke test `python -m tailjax.distributed check` runs
+    checked = distributed.check(cluster)  # what `python -m tailjax.distributed check` runs
     out = {"method": cluster.method, "process": jax.process_index(),
            "processes": jax.process_count(), "devices": jax.device_count(),
            "main": distributed.is_main_process(),

@@ -53,7 +53,8 @@ TRICKY = "data.files=[/tmp/tailjax-data/it's a.jsonl]"  # a quote and a space su
 def test_tpu_dry_run_prints_install_data_and_train_on_all_workers():
     r = launch(TPU, "--tpu", "pod-1", "--zone", "us-central2-b", "--project", "proj",
                "--install", "--pip", "gcsfs", "--pip", "tqdm>=4.66", "--run-dir",
-               "gs://bucket/run1", "--data", "gs://bucket/data", "--dry-run", "train", "--config", "configs/qwen2.5-7b-tail.yaml", "--set", TRICKY)
+               "gs://bucket/run1", "--data", "gs://bucket/data", "--dry-run", "train",
+               "--config", "configs/qwen2.5-7b-tail.yaml", "--set", TRICKY)
     assert r.returncode == 0, r.stderr
     archive, scp, install, data, train = commands(r.stdout)
     head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
@@ -87,7 +88,8 @@ def test_tpu_dry_run_detached_check_and_eval():
     (ssh,) = commands(r.stdout)
     detached = shlex.split(option(ssh, "--command"))
     assert detached[:3] == ["nohup", "bash", "-c"]
-    assert detached[3] == "cd ~/tailjax && TAILJAX_DISTRIBUTED=tpu python3 -m tailjax.distributed check"
+    assert detached[3] == (
+        "cd ~/tailjax && TAILJAX_DISTRIBUTED=tpu python3 -m tailjax.distributed check")
     assert detached[4:] == [">", "~/tailjax-check.log", "2>&1", "<", "/dev/null", "&"]
 
     r = launch(TPU, "--tpu", "p", "--zone", "z", "--dry-run", "eval", "--config", "c.yaml",
@@ -130,8 +132,10 @@ def test_tpu_real_run_executes_what_dry_run_prints(tmp_path):
     (["--tpu", "p", "--zone", "z", "deploy"], "error: unknown command 'deploy'"),
     (["--tpu", "p", "--zone", "z", "--run-dir", "/tmp/run", "train"],
      "error: --run-dir must be a gs:// path"),
-    (["--tpu", "p", "--zone", "z", "--run-dir", "gs://b/r", "eval"], "error: --run-dir is for train"),
-    (["--tpu", "p", "--zone", "z", "--data", "data/", "train"], "error: --data must be a gs:// path"),
+    (["--tpu", "p", "--zone", "z", "--run-dir", "gs://b/r", "eval"],
+     "error: --run-dir is for train"),
+    (["--tpu", "p", "--zone", "z", "--data", "data/", "train"],
+     "error: --data must be a gs:// path"),
     (["--tpu", "p", "--zone", "z", "--frobnicate", "check"], "error: unknown option --frobnicate"),
     (["--tpu"], "error: --tpu needs a value"),
 ])
