@@ -77,11 +77,14 @@ case "$command" in
   check|train|eval|convert|data) ;;
   *) die "unknown command '$command'; choose install, check, train, eval, convert or data" ;;
 esac
-[[ -n "$tpu" ]] || die "--tpu NAME is required (the TPU VM name from 'gcloud compute tpus tpu-vm list')"
+[[ -n "$tpu" ]] \
+  || die "--tpu NAME is required (the TPU VM name from 'gcloud compute tpus tpu-vm list')"
 [[ -n "$zone" ]] || die "--zone ZONE is required (the TPU VM's zone, e.g. us-central2-b)"
 if [[ -n "$run_dir" ]]; then
-  [[ "$run_dir" == gs://?* ]] || die "--run-dir must be a gs:// path (workers share no disk), got '$run_dir'"
-  [[ "$command" == train ]] || die "--run-dir is for train; give eval/convert their gs:// paths as arguments"
+  [[ "$run_dir" == gs://?* ]] \
+    || die "--run-dir must be a gs:// path (workers share no disk), got '$run_dir'"
+  [[ "$command" == train ]] \
+    || die "--run-dir is for train; give eval/convert their gs:// paths as arguments"
 fi
 if [[ -n "$data" ]]; then
   [[ "$data" == gs://?* ]] || die "--data must be a gs:// path, got '$data'"
@@ -120,11 +123,13 @@ on_all_workers() {
 }
 
 if [[ "$dry_run" -eq 0 ]]; then
-  command -v gcloud >/dev/null || die "gcloud is not installed; see https://cloud.google.com/sdk/docs/install"
+  command -v gcloud >/dev/null \
+    || die "gcloud is not installed; see https://cloud.google.com/sdk/docs/install"
 fi
 
 if [[ "$install" -eq 1 ]]; then
-  git -C "$root" rev-parse --verify -q HEAD >/dev/null || die "$root is not a git checkout with a commit"
+  git -C "$root" rev-parse --verify -q HEAD >/dev/null \
+    || die "$root is not a git checkout with a commit"
   if [[ -n "$(git -C "$root" status --porcelain --untracked-files=no)" ]]; then
     echo "note: uncommitted changes are not copied; install sends the committed HEAD" >&2
   fi
@@ -132,7 +137,9 @@ if [[ "$install" -eq 1 ]]; then
   run git -C "$root" archive --format=tar.gz -o "$tarball" HEAD
   run "${gcloud_tpu[@]}" scp "$tarball" "$tpu:tailjax.tar.gz" "${where[@]}" --worker=all
   py="$(quote "$python")"
-  on_all_workers "set -e; rm -rf ~/tailjax && mkdir -p ~/tailjax && tar -xzf ~/tailjax.tar.gz -C ~/tailjax && $py -m pip install --upgrade $(quote "$jax_spec" ${extra_pip[@]+"${extra_pip[@]}"}) && $py -m pip install -e ~/tailjax"
+  requirements="$(quote "$jax_spec" ${extra_pip[@]+"${extra_pip[@]}"})"
+  unpack="rm -rf ~/tailjax && mkdir -p ~/tailjax && tar -xzf ~/tailjax.tar.gz -C ~/tailjax"
+  on_all_workers "set -e; $unpack && $py -m pip install --upgrade $requirements && $py -m pip install -e ~/tailjax"
   [[ "$command" != install ]] || exit 0
 fi
 
