@@ -233,7 +233,7 @@ class Decoder:
         with _mesh_context(self.mesh):
             out, lengths, truncated, cache = _decode_jit(
                 self._graphdef, self._state, cache, ids, lens, active, key,
-                jnp.asarray(sorted(set(int(e) for e in end_ids)) or [-1], jnp.int32),
+                _end_array(end_ids),
                 jnp.int32(pad_id), jnp.float32(max(temperature, 1e-6)), jnp.float32(top_p),
                 max_new_tokens=int(max_new_tokens), sample=temperature > 0,
                 chunk=_prefill_chunk(rows, length, self.config.vocab_size),
@@ -275,6 +275,13 @@ def generate(model, prompts: Sequence[Sequence[int]], max_new_tokens: int,
         key=key)
 
 
+def _end_array(end_ids) -> jax.Array:
+    """End ids padded with -1 (never a token) to a multiple of 8, so sets of different sizes
+    share a compile."""
+    ends = sorted(set(int(e) for e in end_ids))
+    return jnp.asarray(ends + [-1] * (-len(ends) % 8 or (8 if not ends else 0)), jnp.int32)
+
+
 def _check_request(prompts, max_new_tokens, end_ids, temperature, top_p, key, vocab):
     if len(prompts) == 0:
         raise ValueError("no prompts to decode; pass at least one list of token ids")
@@ -312,10 +319,16 @@ def _rows_sharding(mesh):
 def _new_cache(init_cache, rows: int, max_len: int, dtype, mesh):
     """A zeroed cache, created directly in its sharded layout when there is a mesh."""
     if mesh is None:
-        return init_cache(rows, max_len, dtype)
+        # Committed to one device, like the cache the compiled call hands back, so a fresh cache
+        # and a reused one hit the same compiled function.
+        return init_cache(rows, max_len, dtype,
+                          sharding=jax.sharding.SingleDeviceSharding(jax.devices()[0]))
     probe = jax.eval_shape(lambda: init_cache(rows, max_len, dtype))["k"]
+    spec = list(sharding.logical_to_spec(CACHE_AXES, probe.shape, mesh))
+    while spec and spec[-1] is None:  # the form compiled outputs carry, so both hit one compile
+        spec.pop()
     return init_cache(rows, max_len, dtype,
-                      sharding=sharding.logical_to_sharding(CACHE_AXES, mesh, probe.shape))
+                      sharding=jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(*spec)))
 
 
 def _mesh_context(mesh):

@@ -10,7 +10,7 @@ import pytest
 
 import jax
 
-from tailjax.decode import (Decoder, bucket, decode_windows, generate, left_pad,
+from tailjax.decode import (Decoder, _decode_jit, bucket, decode_windows, generate, left_pad,
                             plan_kv_cache)
 from tailjax.model import load, preset, sharding
 
@@ -104,7 +104,9 @@ def test_decoding_in_growing_cache_windows_matches_transformers(hf_model_dir, de
 def test_kv_cache_is_donated_and_reused_not_copied(decoder, prompts):
     decoder.generate(prompts, NEW, end_ids=[])
     kept = decoder._cache
-    decoder.generate(prompts[::-1], NEW, end_ids=[])
+    compiled = _decode_jit._cache_size()
+    decoder.generate(prompts[::-1], NEW, end_ids=[3, 4])  # other prompts, other end ids
+    assert _decode_jit._cache_size() == compiled  # the same shapes reuse one compile
     assert all(leaf.is_deleted() for leaf in jax.tree.leaves(kept))  # donated to the call
     assert decoder._cache is not None and not any(
         leaf.is_deleted() for leaf in jax.tree.leaves(decoder._cache))
@@ -115,6 +117,10 @@ def test_sharded_decoding_on_a_mesh_gives_the_same_tokens(hf_model_dir, decoder,
     sharded = Decoder(load(hf_model_dir[1], dtype="float32", mesh=mesh), mesh=mesh)
     out = sharded.generate(prompts[:3], NEW, end_ids=[])
     assert out.rows() == decoder.generate(prompts[:3], NEW, end_ids=[]).rows()
+    compiled = _decode_jit._cache_size()
+    again = sharded.generate(prompts[1:], NEW, end_ids=[])
+    assert _decode_jit._cache_size() == compiled  # the reused sharded cache: no recompile
+    assert again.rows() == decoder.generate(prompts[1:], NEW, end_ids=[]).rows()
     spec = jax.tree.leaves(sharded._cache)[0].sharding.spec
     assert "data" in str(spec[1]) and spec[3] == "tensor"  # batch over data, kv heads over tensor
 
