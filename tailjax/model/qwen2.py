@@ -82,7 +82,8 @@ def init_params(cfg: Qwen2Config, key: jax.Array) -> dict:
         elif name.endswith("bias"):
             values.append(jnp.zeros(shape, cfg.weight_dtype))
         else:
-            values.append((INIT_STD * jax.random.normal(k, shape, jnp.float32)).astype(cfg.weight_dtype))
+            w = INIT_STD * jax.random.normal(k, shape, jnp.float32)
+            values.append(w.astype(cfg.weight_dtype))
     return jax.tree.unflatten(treedef, values)
 
 
@@ -111,6 +112,9 @@ class DecoderLayers(nnx.Module):
 
 
 class Qwen2(nnx.Module):
+    """The decoder; see the module docstring for the call contract. `create(cfg, seed, mesh)`
+    builds one straight onto a mesh, `load(path)` reads one from disk."""
+
     def __init__(self, config: Qwen2Config, *, rngs: nnx.Rngs):
         self.config = config
         specs = param_specs(config)
@@ -149,6 +153,9 @@ class Qwen2(nnx.Module):
         else:
             if cache_index is None:
                 raise ValueError("cached decoding needs cache_index")
+            if segment_ids is not None:
+                raise ValueError("segment_ids apply to the training forward; with a cache, "
+                                 "mask slots with kv_mask")
             masks = _cache_masks(b, t, cache["k"].shape[2], cache_index, kv_mask, cfg)
         x, new_cache = _run_layers(x, self.layers.arrays(), cos, sin, masks, cfg, cache,
                                    cache_index)
