@@ -119,13 +119,16 @@ def make_eval_step(graphdef):
 
 # ---- model, shardings, state --------------------------------------------------------------------
 
-def model_config(cfg: Config):
-    """(runtime Qwen2Config, HF-style dict) from the init checkpoint, else from the preset."""
+def model_config(cfg: Config, allow_missing_init: bool = False):
+    """(runtime Qwen2Config, HF-style dict) from the init checkpoint, else from the preset.
+
+    allow_missing_init: use the preset when model.init does not exist yet (for planning).
+    """
     from tailjax.model.qwen2_config import Qwen2Config
 
     runtime = dict(dtype=cfg.model.dtype, param_dtype="float32", remat=cfg.model.remat,
                    scan_layers=cfg.model.scan_layers)
-    if cfg.model.init:
+    if cfg.model.init and not (allow_missing_init and not os.path.isdir(cfg.model.init)):
         hf = _checkpoint_arch(cfg.model.init)
     else:
         hf = arch(cfg)
@@ -365,6 +368,11 @@ def train(cfg: Config, progress: bool = True, say: Callable[[str], None] | None 
             try:
                 host_batch = next(data_iter)
             except StopIteration:
+                if step == start and restored is None:
+                    raise ValueError(
+                        "the training data is empty: every record was dropped (longer than "
+                        f"data.max_length = {cfg.data.max_length}, or a test instance of a small "
+                        "length range); widen data.lengths or raise data.max_length") from None
                 status = "exhausted"
                 say(f"the data ran out after step {step} (train.epochs = {cfg.train.epochs})")
                 break

@@ -25,6 +25,7 @@ from tailjax.tasks import instance_key, synthesize
 
 FIELDS = ("inputs", "targets", "loss_mask")  # per-token arrays of one row
 BATCH_KEYS = FIELDS + ("segment_ids", "positions")
+PACK_BINS = 16
 
 
 class Encoder:
@@ -133,7 +134,9 @@ def mixed_records(data_cfg, epochs: float = 1.0, process_index: int = 0,
     for i, (ds, weight) in enumerate(record_streams(data_cfg, eval_ranges)):
         ds = ds.shuffle(seed=data_cfg.seed * 1009 + i)
         ds = ds.repeat(max(1, math.ceil(epochs)))[: int(len(ds) * epochs)]
-        streams.append((ds[process_index::process_count].to_iter_dataset(), weight))
+        # Records are synthesized in Python (GIL-bound): two threads keep ahead of the step.
+        read = grain.ReadOptions(num_threads=2, prefetch_buffer_size=64)
+        streams.append((ds[process_index::process_count].to_iter_dataset(read), weight))
     if len(streams) == 1:
         return streams[0][0]
     return grain.IterDataset.mix([s for s, _ in streams], [w for _, w in streams])
@@ -163,9 +166,10 @@ def batches(records: grain.IterDataset, encoder: Encoder, rows: int, pack: bool 
     length = encoder.max_length
     ds = records.map(encoder).filter(lambda s: s is not None)
     if pack:
+        # More open bins than rows per batch pack tighter (a sample finds a bin it fits).
         ds = grain.experimental.FirstFitPackIterDataset(
-            ds, length_struct={k: length for k in FIELDS}, num_packing_bins=rows, seed=seed,
-            shuffle_bins=False)
+            ds, length_struct={k: length for k in FIELDS}, num_packing_bins=max(rows, PACK_BINS),
+            seed=seed, shuffle_bins=False)
         ds = ds.map(_rename_packed)
     else:
         ds = ds.map(lambda s: _pad_row(s, length))
