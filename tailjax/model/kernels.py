@@ -9,7 +9,7 @@ accelerators:
   (with the activation's backward fused into that strided copy), which cost ~6x the matmul. The
   weight is cast to x's dtype inside, so dW comes back in the master weight's dtype (float32).
 - `attention` works in (batch, heads, seq, head_dim) layout with an additive mask and a
-  hand-written softmax, float32 scores and probabilities, queries in chunks of `QUERY_CHUNK`;
+  hand-written softmax, float32 scores and probabilities, queries in chunks of `QUERY_CHUNK` (at most `MAX_CHUNKS` chunks);
   when queries and keys are the same positions (training), keys after a chunk's last query are
   causally masked and skipped.
 """
@@ -26,6 +26,7 @@ from jax import lax
 # (a padding row) then gets a uniform softmax instead of NaN, and NaN never reaches the gradients.
 MASK_VALUE = float(jnp.finfo(jnp.float32).min)
 QUERY_CHUNK = 64
+MAX_CHUNKS = 8  # longer sequences use longer chunks: each chunk is unrolled, compile time grows
 
 
 # ---- dense --------------------------------------------------------------------------------------
@@ -112,9 +113,10 @@ def attention(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array) -> jax.
     vh = v.transpose(0, 2, 1, 3).astype(jnp.float32)
     bias = jnp.where(mask, 0.0, MASK_VALUE).astype(jnp.float32)         # [b, t, s]
     scale = hd ** -0.5
+    chunk = max(QUERY_CHUNK, -(-t // MAX_CHUNKS))
     outs = []
-    for start in range(0, t, QUERY_CHUNK):
-        stop = min(start + QUERY_CHUNK, t)
+    for start in range(0, t, chunk):
+        stop = min(start + chunk, t)
         keys = stop if causal else s
         scores = jnp.einsum("bkgqd,bksd->bkgqs", qh[:, :, :, start:stop], kh[:, :, :keys],
                             preferred_element_type=jnp.float32)
