@@ -223,7 +223,7 @@ class Decoder:
         _check_request(prompts, max_new_tokens, end_ids, temperature, top_p, key,
                        self.config.vocab_size)
         n = len(prompts)
-        rows = bucket(n, self.row_multiple)
+        rows = -(-bucket(n) // self.row_multiple) * self.row_multiple
         length = bucket(max(len(p) for p in prompts), MIN_PROMPT_BUCKET)
         ids, lens = left_pad(prompts, length, rows, pad_id)
         active = np.arange(rows) < n
@@ -239,9 +239,8 @@ class Decoder:
                 chunk=_prefill_chunk(rows, length, self.config.vocab_size),
                 vocab=self.config.vocab_size, first_window=self.first_window)
         self._cache = cache
-        out, lengths, truncated = jax.device_get((out, lengths, truncated))
-        return Generation(np.asarray(out[:n]), np.asarray(lengths[:n]),
-                          np.asarray(truncated[:n]))
+        out, lengths, truncated = (_to_host(x)[:n] for x in (out, lengths, truncated))
+        return Generation(out, lengths, truncated)
 
     def _take_cache(self, rows: int, max_len: int):
         """The kept cache when its shape fits, else a fresh one (the old one is released)."""
@@ -329,6 +328,15 @@ def _new_cache(init_cache, rows: int, max_len: int, dtype, mesh):
         spec.pop()
     return init_cache(rows, max_len, dtype,
                       sharding=jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(*spec)))
+
+
+def _to_host(x) -> np.ndarray:
+    """The whole array on this host, gathering the other processes' rows on a multi-host mesh."""
+    if x.is_fully_addressable:
+        return np.asarray(jax.device_get(x))
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
 
 
 def _mesh_context(mesh):

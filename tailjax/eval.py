@@ -235,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the KV cache size per device and exit (needs no checkpoint)")
     p.add_argument("--plan-tokens", type=int, default=32768,
                    help="cache length (prompt + generated tokens) for --plan (default 32768)")
+    from tailjax import distributed
+
+    distributed.add_arguments(p)
     return p
 
 
@@ -255,6 +258,11 @@ def run(args) -> dict | str:
     cfg = load_config(args.config, args.set)
     if args.plan:
         return _plan(args, cfg)
+    from tailjax import distributed
+    from tailjax.train import use_cpu_devices
+
+    use_cpu_devices(cfg.mesh.cpu_devices)  # as training splits the CPU (before JAX starts)
+    distributed.initialize_from_args(args)
     if not args.checkpoint:
         raise ValueError("--checkpoint is required: an HF directory, a tailjax model checkpoint "
                          "or a training run's checkpoint directory")
@@ -288,7 +296,8 @@ def run(args) -> dict | str:
         mesh=mesh, progress=not args.no_progress)
     results["checkpoint"] = args.checkpoint
     out_dir = args.out or os.path.join(cfg.train.out_dir, "eval")
-    results["files"] = write_results(results, out_dir)
+    # Every process of a multi-host run holds the same results; one writes them.
+    results["files"] = write_results(results, out_dir) if jax.process_index() == 0 else []
     return results
 
 
