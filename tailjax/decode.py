@@ -2,10 +2,14 @@
 
 `generate(model, prompts, max_new_tokens, end_ids)` left-pads the prompts into a power-of-two
 length bucket (and the batch into a power-of-two row bucket) so a handful of compiles serve a
-whole evaluation, fills a preallocated KV cache with one prefill pass, then decodes inside a
-`lax.while_loop` that stops each row at any end id and the whole batch once every row is done
-or the budget is spent. The cache is donated to the compiled function and handed back, so it is
+whole evaluation, fills a preallocated KV cache with one prefill pass (chunked when the prompt
+logits would be large), then decodes inside `lax.while_loop`s that stop each row at any end id
+and the whole batch once every row is done or the budget is spent. Decoding runs in phases over
+growing power-of-two windows of the cache, so a step reads only about the slots written so far,
+not the whole budget. The cache is donated to the compiled function and handed back, so it is
 updated in place and reused by the next call of the same shape instead of being reallocated.
+With a mesh, rows are sharded over the data axes and the cache follows the model's rules
+(batch over data, kv heads over tensor); `plan_kv_cache` sizes it per device beforehand.
 
 Greedy by default (argmax, first index on ties, as transformers does); temperature and top-p
 sampling take an explicit PRNG key.

@@ -10,6 +10,7 @@ import pytest
 
 import jax
 
+from tailjax import decode as decode_lib
 from tailjax.decode import (Decoder, _decode_jit, bucket, decode_windows, generate, left_pad,
                             plan_kv_cache)
 from tailjax.model import load, preset, sharding
@@ -99,6 +100,15 @@ def test_decoding_in_growing_cache_windows_matches_transformers(hf_model_dir, de
     out = windowed.generate(short, 40, end_ids=[free[1][j]])
     assert out.rows() == [hf_greedy(hf, p, free[1][j], new=40) for p in short]
     assert out.lengths[1] == j + 1 and not out.truncated[1]
+
+
+def test_chunked_prefill_gives_the_same_tokens(hf_model_dir, decoder, prompts, monkeypatch):
+    # Logits of 4 rows x 8 positions x 128 vocab fit the cap: the 32-token bucket runs in 4 chunks.
+    monkeypatch.setattr(decode_lib, "PREFILL_LOGITS_BYTES", 4 * 8 * 128 * 4)
+    assert decode_lib._prefill_chunk(4, 32, 128) == 8
+    chunked = Decoder(load(hf_model_dir[1], dtype="float32"))
+    assert chunked.generate(prompts, NEW, end_ids=[]).rows() == \
+        decoder.generate(prompts, NEW, end_ids=[]).rows()
 
 
 def test_kv_cache_is_donated_and_reused_not_copied(decoder, prompts):
