@@ -41,7 +41,8 @@ def test_rules_skip_axes_that_do_not_divide_and_never_reuse_an_axis(mesh):
         P("fsdp", None, None)
     assert logical_to_spec(("embed", "kv_heads", "head_dim"), (256, 4, 32), mesh) == \
         P("fsdp", "tensor", None)
-    assert logical_to_spec(("batch", "seq", "act_embed"), (6, 10, 64), mesh) == P("fsdp", None, None)
+    assert logical_to_spec(("batch", "seq", "act_embed"), (6, 10, 64), mesh) == \
+        P("fsdp", None, None)
     assert logical_to_spec(("batch", "seq"), (3, 10), mesh) == P(None, None)
     assert logical_to_spec(("heads", "mlp"), (8, 8), mesh) == P("tensor", None)  # used once
     with pytest.raises(ValueError, match="logical axis 'nope' has no sharding rule"):

@@ -146,7 +146,8 @@ class Qwen2(nnx.Module):
                 raise ValueError("cached decoding needs explicit positions")
             positions = jnp.broadcast_to(jnp.arange(t, dtype=jnp.int32), (b, t))
         embed = self.embed[...]
-        x = constrain(jnp.take(embed, input_ids, axis=0).astype(dtype), ("batch", "seq", "act_embed"))
+        x = jnp.take(embed, input_ids, axis=0).astype(dtype)
+        x = constrain(x, ("batch", "seq", "act_embed"))
         cos, sin = rope_tables(positions, cfg.head_dim, cfg.rope_theta, dtype)
         if cache is None:
             masks = _training_masks(b, t, segment_ids, cfg)

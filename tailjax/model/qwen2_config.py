@@ -57,7 +57,8 @@ class Qwen2Config:
             raise ValueError(f"remat {self.remat!r} is not one of {', '.join(REMAT_MODES)}")
         for name in ("dtype", "param_dtype"):
             if getattr(self, name) not in DTYPES:
-                raise ValueError(f"{name} {getattr(self, name)!r} is not one of {', '.join(DTYPES)}")
+                raise ValueError(f"{name} {getattr(self, name)!r} is not one of "
+                                 f"{', '.join(DTYPES)}")
         if self.use_sliding_window and not self.sliding_window:
             raise ValueError("use_sliding_window is true but sliding_window is not set")
 

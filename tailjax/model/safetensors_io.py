@@ -84,8 +84,9 @@ def read_header(path: str) -> dict[str, TensorInfo]:
                              f"of a {size}-byte file")
         itemsize = DTYPES[h["dtype"]].itemsize if h["dtype"] in DTYPES else None
         if itemsize is not None and (end - begin) != itemsize * int(np.prod(shape)):
+            needed = itemsize * int(np.prod(shape))
             raise ValueError(f"{path}: tensor {name} has {end - begin} bytes, but shape "
-                             f"{list(shape)} of {h['dtype']} needs {itemsize * int(np.prod(shape))}")
+                             f"{list(shape)} of {h['dtype']} needs {needed}")
         out[name] = TensorInfo(path, h["dtype"], shape, start + begin, start + end)
     return out
 
