@@ -222,12 +222,20 @@ class Decoder:
 
     def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int,
                  end_ids: Sequence[int], *, pad_id: int = 0, temperature: float = 0.0,
-                 top_p: float = 1.0, key: jax.Array | None = None) -> Generation:
-        """Continue each prompt (a list of token ids) by up to max_new_tokens tokens."""
+                 top_p: float = 1.0, key: jax.Array | None = None,
+                 rows: int | None = None) -> Generation:
+        """Continue each prompt (a list of token ids) by up to max_new_tokens tokens.
+
+        rows: pad the batch to this many rows (e.g. the evaluation's batch size, so a last
+        partial batch reuses the full batches' compile); default: the next power of two.
+        """
         _check_request(prompts, max_new_tokens, end_ids, temperature, top_p, key,
                        self.config.vocab_size)
         n = len(prompts)
-        rows = -(-bucket(n) // self.row_multiple) * self.row_multiple
+        if rows is not None and rows < n:
+            raise ValueError(f"rows={rows} is fewer than the {n} prompts; pass rows >= the "
+                             "number of prompts, or None")
+        rows = -(-(rows or bucket(n)) // self.row_multiple) * self.row_multiple
         length = bucket(max(len(p) for p in prompts), MIN_PROMPT_BUCKET)
         ids, lens = left_pad(prompts, length, rows, pad_id)
         active = np.arange(rows) < n

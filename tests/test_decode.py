@@ -116,7 +116,9 @@ def test_kv_cache_is_donated_and_reused_not_copied(decoder, prompts):
     kept = decoder._cache
     compiled = _decode_jit._cache_size()
     decoder.generate(prompts[::-1], NEW, end_ids=[3, 4])  # other prompts, other end ids
+    partial = decoder.generate(prompts[:3], NEW, end_ids=[], rows=4)  # padded to 4 rows
     assert _decode_jit._cache_size() == compiled  # the same shapes reuse one compile
+    assert partial.rows() == decoder.generate(prompts, NEW, end_ids=[]).rows()[:3]
     assert all(leaf.is_deleted() for leaf in jax.tree.leaves(kept))  # donated to the call
     assert decoder._cache is not None and not any(
         leaf.is_deleted() for leaf in jax.tree.leaves(decoder._cache))
@@ -153,6 +155,7 @@ def test_sampling_is_reproducible_per_key_and_top_p_near_zero_is_greedy(decoder,
     (dict(end_ids=[128]), "end ids"),
     (dict(temperature=0.5), "explicit PRNG key"),
     (dict(top_p=0.0, temperature=1.0, key=jax.random.key(0)), "top_p must be in"),
+    (dict(prompts=[[5], [6]], rows=1), "rows=1 is fewer than the 2 prompts"),
 ])
 def test_bad_requests_fail_with_one_clear_error(decoder, kwargs, message):
     args = dict(prompts=[[5, 6]], max_new_tokens=4, end_ids=[1]) | kwargs
