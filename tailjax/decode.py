@@ -76,11 +76,13 @@ def left_pad(prompts: Sequence[Sequence[int]], length: int, rows: int, pad_id: i
     return ids, lengths
 
 
-def _pick(logits, key, sample: bool, temperature, top_p):
-    """Next tokens [b] from last-position logits [b, vocab]: argmax, or a top-p sample.
+def _pick(logits, key, sample: bool, temperature, top_p, vocab_limit):
+    """Next tokens [b] from last-position logits [b, vocab]: argmax, or a top-p sample, among
+    ids < vocab_limit.
 
-    temperature and top_p are traced, so changing them does not recompile.
+    temperature, top_p and vocab_limit are traced, so changing them does not recompile.
     """
+    logits = jnp.where(jnp.arange(logits.shape[-1]) < vocab_limit, logits, -jnp.inf)
     if not sample:
         return jnp.argmax(logits, axis=-1).astype(jnp.int32)
     logits = logits.astype(jnp.float32) / temperature
@@ -127,7 +129,7 @@ def _put_window(cache, window):
 
 
 def _decode(graphdef, state, cache, ids, prompt_lens, active, key, ends, pad_id, temperature,
-            top_p, *, max_new_tokens: int, sample: bool, chunk: int, vocab: int,
+            top_p, vocab_limit, *, max_new_tokens: int, sample: bool, chunk: int, vocab: int,
             first_window: int):
     """The compiled body: prefill the left-padded prompts, then decode until done."""
     model = nnx.merge(graphdef, state)
@@ -152,7 +154,7 @@ def _decode(graphdef, state, cache, ids, prompt_lens, active, key, ends, pad_id,
     cache = _put_window(cache, window)
 
     key, sub = jax.random.split(key)
-    token = _pick(last, sub, sample, temperature, top_p)
+    token = _pick(last, sub, sample, temperature, top_p, vocab_limit)
     done = ~active | jnp.isin(token, ends)
     out = jnp.full((rows, max_new_tokens), pad_id, jnp.int32).at[:, 0].set(token)
     lengths = jnp.ones((rows,), jnp.int32)
@@ -173,7 +175,8 @@ def _decode(graphdef, state, cache, ids, prompt_lens, active, key, ends, pad_id,
             logits, window = model(token[:, None], (prompt_lens + i - 1)[:, None],
                                    cache=window, cache_index=length + i - 1, kv_mask=mask)
             key, sub = jax.random.split(key)
-            nxt = jnp.where(done, pad_id, _pick(logits[:, -1], sub, sample, temperature, top_p))
+            nxt = jnp.where(done, pad_id, _pick(logits[:, -1], sub, sample, temperature, top_p,
+                                                    vocab_limit))
             out = jax.lax.dynamic_update_slice_in_dim(out, nxt[:, None], i, axis=1)
             lengths = lengths + (~done).astype(jnp.int32)
             done = done | jnp.isin(nxt, ends)
@@ -223,15 +226,20 @@ class Decoder:
     def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int,
                  end_ids: Sequence[int], *, pad_id: int = 0, temperature: float = 0.0,
                  top_p: float = 1.0, key: jax.Array | None = None,
-                 rows: int | None = None) -> Generation:
+                 rows: int | None = None, vocab_limit: int | None = None) -> Generation:
         """Continue each prompt (a list of token ids) by up to max_new_tokens tokens.
 
+        vocab_limit: only ids below it are generated (a tokenizer smaller than the model's
+        padded vocabulary, e.g. the 98 characters of a 128-row embedding, cannot decode more).
         rows: pad the batch to this many rows (e.g. the evaluation's batch size, so a last
         partial batch reuses the full batches' compile); default: the next power of two.
         """
         _check_request(prompts, max_new_tokens, end_ids, temperature, top_p, key,
                        self.config.vocab_size)
         n = len(prompts)
+        if vocab_limit is not None and not 0 < vocab_limit <= self.config.vocab_size:
+            raise ValueError(f"vocab_limit {vocab_limit} must be in [1, {self.config.vocab_size}]"
+                             " (the model's vocabulary); pass the tokenizer's vocab_size")
         if rows is not None and rows < n:
             raise ValueError(f"rows={rows} is fewer than the {n} prompts; pass rows >= the "
                              "number of prompts, or None")
@@ -247,6 +255,7 @@ class Decoder:
                 self._graphdef, self._state, cache, ids, lens, active, key,
                 _end_array(end_ids),
                 jnp.int32(pad_id), jnp.float32(max(temperature, 1e-6)), jnp.float32(top_p),
+                jnp.int32(vocab_limit or self.config.vocab_size),
                 max_new_tokens=int(max_new_tokens), sample=temperature > 0,
                 chunk=_prefill_chunk(rows, length, self.config.vocab_size),
                 vocab=self.config.vocab_size, first_window=self.first_window)

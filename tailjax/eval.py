@@ -79,7 +79,8 @@ def evaluate(model, tokenizer, task_names: Sequence[str], splits: Sequence[str],
         batch = items[start:start + batch_size]
         # Every batch padded to batch_size rows: the last, partial one reuses the compile.
         out = decoder.generate([ids for *_, ids in batch], max_new_tokens, tokenizer.end_ids,
-                               pad_id=tokenizer.pad_id, rows=batch_size)
+                               pad_id=tokenizer.pad_id, rows=batch_size,
+                               vocab_limit=tokenizer.vocab_size)
         for (_, _, record, _), row, truncated in zip(batch, out.rows(), out.truncated):
             ends = set(tokenizer.end_ids)
             text = tokenizer.decode([t for t in row if t not in ends])

@@ -86,6 +86,15 @@ def test_end_token_reached_mid_batch_stops_only_that_row(hf_model_dir, decoder, 
         assert (out.tokens[b, n:] == 0).all()
 
 
+def test_vocab_limit_keeps_outputs_inside_a_smaller_tokenizer(decoder, prompts):
+    free = decoder.generate(prompts, NEW, end_ids=[]).rows()
+    assert max(max(r) for r in free) >= 50  # unrestricted, the model does emit ids >= 50
+    limited = decoder.generate(prompts, NEW, end_ids=[], vocab_limit=50)
+    assert max(max(r) for r in limited.rows()) < 50
+    # the first token is the argmax over the allowed ids only
+    assert all(r[0] == f[0] for r, f in zip(limited.rows(), free) if f[0] < 50)
+
+
 def test_decoding_in_growing_cache_windows_matches_transformers(hf_model_dir, decoder,
                                                                prompts):
     # Prompts of 3 and 11 tokens sit in a 16-slot bucket; with 8 new tokens in the first window
@@ -156,6 +165,7 @@ def test_sampling_is_reproducible_per_key_and_top_p_near_zero_is_greedy(decoder,
     (dict(temperature=0.5), "explicit PRNG key"),
     (dict(top_p=0.0, temperature=1.0, key=jax.random.key(0)), "top_p must be in"),
     (dict(prompts=[[5], [6]], rows=1), "rows=1 is fewer than the 2 prompts"),
+    (dict(vocab_limit=129), "vocab_limit 129 must be in"),
 ])
 def test_bad_requests_fail_with_one_clear_error(decoder, kwargs, message):
     args = dict(prompts=[[5, 6]], max_new_tokens=4, end_ids=[1]) | kwargs

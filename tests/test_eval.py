@@ -66,7 +66,7 @@ class ScriptedDecoder:
     def __init__(self, tokenizer, script):
         self.tokenizer, self.script, self.calls = tokenizer, script, []
 
-    def generate(self, prompts, max_new_tokens, end_ids, pad_id=0, rows=None):
+    def generate(self, prompts, max_new_tokens, end_ids, pad_id=0, rows=None, vocab_limit=None):
         assert rows is not None and rows >= len(prompts)
         self.calls.append(len(prompts))
         rows = []
