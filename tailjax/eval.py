@@ -150,8 +150,9 @@ def plot_accuracy(results: dict, path: str) -> None:
     fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(task_names) + 2), 4))
     x = np.arange(len(task_names))
     for i, s in enumerate(splits):
-        ax.bar(x + (i - (len(splits) - 1) / 2) * width,
-               [100 * table[t][s]["accuracy"] for t in task_names], width, label=s)
+        bars = ax.bar(x + (i - (len(splits) - 1) / 2) * width,
+                      [100 * table[t][s]["accuracy"] for t in task_names], width, label=s)
+        ax.bar_label(bars, fmt="%.0f", fontsize=7)  # a 0% bar is otherwise invisible
     ax.set_xticks(x, task_names, rotation=30, ha="right")
     ax.set_ylim(0, 100)
     ax.set_ylabel("pass@1 (%)")
