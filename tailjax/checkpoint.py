@@ -45,6 +45,7 @@ class Checkpoints:
             create=True,
         )
         self.manager = ocp.CheckpointManager(self.directory, options=options)
+        self._saved = set(self.manager.all_steps())
 
     def steps(self) -> list[int]:
         return sorted(self.manager.all_steps())
@@ -55,8 +56,9 @@ class Checkpoints:
 
     def save(self, step: int, params, opt_state, data_iter, rng, force: bool = False) -> bool:
         """Start an asynchronous save of `step` (when due, or always with force)."""
-        if not force and (self.every <= 0 or step % self.every):
+        if step in self._saved or (not force and (self.every <= 0 or step % self.every)):
             return False
+        self._saved.add(step)
         state = {"step": np.asarray(step, np.int64),
                  "rng": np.asarray(jax.random.key_data(rng))}
         return self.manager.save(step, args=ocp.args.Composite(
