@@ -9,6 +9,10 @@ greedily for exactly --new tokens (no end token), the tokens are checked identic
 side is timed over --rounds rounds, alternating so that both see the same machine load; the
 medians after one untimed warm-up (tailjax's compile) give tokens/s and the ratio.
 
+torch threads: on a busy 2-core machine torch's default (one thread per core) collapses under
+contention (measured 64 tok/s at batch 1), so compare against --torch-threads 1 too, transformers'
+fastest setting there, and quote the lower ratio.
+
 Shapes: "micro" (hidden 64, 2 layers: decoding cost is mostly per-step overhead, the regime of
 TAIL's tiny demo at batch 1) and "tiny" (the CPU demo's model, hidden 256, 4 layers).
 """
