@@ -29,12 +29,13 @@ import numpy as np
 from flax import nnx
 
 from tailjax.model import sharding
+from tailjax.model.cache_attention import cache_shapes, restack, unstack
 from tailjax.model.qwen2 import CACHE_AXES
 
 MIN_PROMPT_BUCKET = 16
 # The first decode phase's window covers the prompt bucket plus at least this many new tokens.
 FIRST_WINDOW = 64
-SEQ_AXIS = CACHE_AXES.index("cache_seq")
+SEQ_AXIS = {name: axes.index("cache_seq") for name, axes in CACHE_AXES.items()}
 # Prefill computes logits for every prompt position; chunk it so those logits stay under this.
 PREFILL_LOGITS_BYTES = 1 << 30
 
@@ -119,13 +120,16 @@ def decode_windows(length: int, max_new_tokens: int, first: int = FIRST_WINDOW) 
 
 
 def _window(cache, size: int):
-    """The first `size` slots of every cache array (a copy; made once per phase)."""
-    return jax.tree.map(lambda c: jax.lax.slice_in_dim(c, 0, size, axis=SEQ_AXIS), cache)
+    """The first `size` slots of every cache array, one array per layer (a copy; made once per
+    phase): the loops carry per-layer arrays, which the attention reads in place."""
+    return unstack({name: jax.lax.slice_in_dim(c, 0, size, axis=SEQ_AXIS[name])
+                    for name, c in cache.items()})
 
 
 def _put_window(cache, window):
-    return jax.tree.map(
-        lambda c, w: jax.lax.dynamic_update_slice_in_dim(c, w, 0, axis=SEQ_AXIS), cache, window)
+    window = restack(window)
+    return {name: jax.lax.dynamic_update_slice_in_dim(c, window[name], 0, axis=SEQ_AXIS[name])
+            for name, c in cache.items()}
 
 
 def _decode(graphdef, state, cache, ids, prompt_lens, active, key, ends, pad_id, temperature,
@@ -344,7 +348,7 @@ def _new_cache(init_cache, rows: int, max_len: int, dtype, mesh):
         return init_cache(rows, max_len, dtype,
                           sharding=jax.sharding.SingleDeviceSharding(jax.devices()[0]))
     probe = jax.eval_shape(lambda: init_cache(rows, max_len, dtype))["k"]
-    spec = list(sharding.logical_to_spec(CACHE_AXES, probe.shape, mesh))
+    spec = list(sharding.logical_to_spec(CACHE_AXES["k"], probe.shape, mesh))
     while spec and spec[-1] is None:  # the form compiled outputs carry, so both hit one compile
         spec.pop()
     return init_cache(rows, max_len, dtype,
@@ -387,7 +391,8 @@ class KVPlan:
             f"{self.max_len}, kv heads {self.kv_heads}, head dim {self.head_dim}] {self.dtype}",
             f"  total      {self.total_bytes / gib:9.2f} GiB ({self.total_bytes} bytes)",
             f"  mesh       {mesh} ({math.prod(self.mesh_shape.values())} devices); k and v "
-            f"[layers, batch, tokens, kv heads, head dim] are each split as {self.spec}",
+            f"[layers, batch, kv heads, tokens, head dim] (k: head dim before tokens) are each "
+            f"split as {self.spec}",
             f"  per device {self.per_device_bytes / gib:9.2f} GiB ({self.per_device_bytes} bytes)",
         ] + ([f"  note: mesh axes {', '.join(self.unused_axes)} do not split the cache (they "
               "divide neither the batch nor the kv heads), so it is replicated along them"]
@@ -427,8 +432,9 @@ def plan_kv_cache(arch: dict, batch: int, max_len: int, mesh_shape: dict,
     layers = arch["num_hidden_layers"]
     kv_heads = arch["num_key_value_heads"]
     head_dim = arch.get("head_dim") or arch["hidden_size"] // arch["num_attention_heads"]
-    shape = (layers, batch, max_len, kv_heads, head_dim)
-    spec = sharding.logical_to_spec(CACHE_AXES, shape, mesh)
+    # Keys and values differ only in the order of two unsplit axes, so the values' spec says it.
+    shape = cache_shapes(layers, batch, max_len, kv_heads, head_dim)["v"]
+    spec = sharding.logical_to_spec(CACHE_AXES["v"], shape, mesh)
     split = 1
     for entry in spec:
         for axis in (() if entry is None else (entry,) if isinstance(entry, str) else entry):

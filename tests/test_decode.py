@@ -143,7 +143,7 @@ def test_sharded_decoding_on_a_mesh_gives_the_same_tokens(hf_model_dir, decoder,
     assert _decode_jit._cache_size() == compiled  # the reused sharded cache: no recompile
     assert again.rows() == decoder.generate(prompts[1:], NEW, end_ids=[]).rows()
     spec = jax.tree.leaves(sharded._cache)[0].sharding.spec
-    assert "data" in str(spec[1]) and spec[3] == "tensor"  # batch over data, kv heads over tensor
+    assert "data" in str(spec[1]) and spec[2] == "tensor"  # batch over data, kv heads over tensor
 
 
 def test_sampling_is_reproducible_per_key_and_top_p_near_zero_is_greedy(decoder, prompts):

@@ -90,7 +90,8 @@ def test_cached_decoding_with_left_padding_equals_full_forward(scan):
     step = jax.jit(lambda m, ids, pos, cache, i: m(ids, pos, cache=cache, cache_index=i,
                                                   kv_mask=kv_mask))
     cache = model.init_cache(2, max_len)
-    assert cache["k"].shape == (2, 2, max_len, 2, 16)
+    assert cache["k"].shape == (2, 2, 2, 16, max_len)  # [layers, batch, kv, head_dim, slots]
+    assert cache["v"].shape == (2, 2, 2, max_len, 16)
     logits, cache = step(model, jnp.asarray(ids), jnp.asarray(positions), cache, jnp.int32(0))
     for i, (p, n) in enumerate(zip(prompts, pads)):
         np.testing.assert_allclose(logits[i, n:], refs[i][: len(p)], atol=1e-5)

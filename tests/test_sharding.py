@@ -93,8 +93,8 @@ def test_sharded_cached_decoding_equals_single_device(mesh):
     positions = jnp.broadcast_to(jnp.arange(9), (4, 9))
     step = jax.jit(lambda m, ids, pos, cache: m(ids, pos, cache=cache, cache_index=jnp.int32(0)))
     ref, _ = step(single, ids, positions, single.init_cache(4, 16))
-    cache_sharding = logical_to_sharding(CACHE_AXES, mesh, (2, 4, 16, 4, 8))
-    assert cache_sharding.spec == P(None, "fsdp", None, "tensor", None)
+    cache_sharding = logical_to_sharding(CACHE_AXES["v"], mesh, (2, 4, 4, 16, 8))
+    assert cache_sharding.spec == P(None, "fsdp", "tensor", None, None)
     with jax.set_mesh(mesh):
         cache = sharded.init_cache(4, 16, sharding=cache_sharding)
         logits, new_cache = step(sharded, ids, positions, cache)

@@ -16,7 +16,8 @@ Call contract:
     model(input_ids, positions, cache=cache, cache_index=i, kv_mask=m) -> (logits, new_cache)
 
 segment_ids [b, t]: tokens attend only (causally) within their own segment; 0 marks padding.
-With a cache (from `init_cache`), the t new tokens' keys/values are written to slots
+With a cache (from `init_cache`, or that cache split per layer by `cache_attention.unstack`, the
+form a decode loop carries), the t new tokens' keys/values are written to slots
 [cache_index, cache_index + t) and query i attends to slots j <= cache_index + i where
 kv_mask[b, j] is True (left-padding slots are False).
 """
@@ -29,14 +30,17 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from tailjax.model.cache_attention import (KEY_CACHE_AXES, VALUE_CACHE_AXES, cache_attention,
+                                           cache_shapes, cache_slots, write_cache)
 from tailjax.model.kernels import attention, dense
 from tailjax.model.qwen2_config import PRESETS, Qwen2Config, preset  # noqa: F401 (re-exported)
 from tailjax.model.sharding import constrain, is_shape_axes
 
 LAYER_PARAMS = ("attn_norm", "q", "q_bias", "k", "k_bias", "v", "v_bias", "o",
                 "mlp_norm", "gate", "up", "down")
-# Logical axes of the KV cache arrays [layers, batch, max_len, kv_heads, head_dim].
-CACHE_AXES = ("cache_layers", "batch", "cache_seq", "act_kv_heads", "head_dim")
+# Logical axes of the KV cache arrays {"k": [layers, batch, kv_heads, head_dim, max_len],
+# "v": [layers, batch, kv_heads, max_len, head_dim]} (the layouts cache_attention reads in place).
+CACHE_AXES = {"k": KEY_CACHE_AXES, "v": VALUE_CACHE_AXES}
 INIT_STD = 0.02  # transformers' initializer_range for Qwen2
 
 
@@ -126,15 +130,17 @@ class Qwen2(nnx.Module):
             self.lm_head = _param(values["lm_head"], specs["lm_head"])
 
     def init_cache(self, batch: int, max_len: int, dtype=None, sharding=None) -> dict:
-        """Zeroed KV cache {"k", "v"}: [layers, batch, max_len, kv_heads, head_dim] each.
+        """Zeroed KV cache {"k": [layers, batch, kv_heads, head_dim, max_len],
+        "v": [layers, batch, kv_heads, max_len, head_dim]} (see CACHE_AXES).
 
-        `sharding`: an optional jax.sharding.Sharding to create the arrays on (see CACHE_AXES).
+        `sharding`: an optional jax.sharding.Sharding to create both arrays on (only batch and
+        kv heads are ever split, so one sharding fits both layouts).
         """
         cfg = self.config
-        shape = (cfg.num_hidden_layers, batch, max_len, cfg.num_key_value_heads, cfg.head_dim)
+        shapes = cache_shapes(cfg.num_hidden_layers, batch, max_len, cfg.num_key_value_heads,
+                              cfg.head_dim)
         dtype = jnp.dtype(dtype or cfg.compute_dtype)
-        return {"k": jnp.zeros(shape, dtype, device=sharding),
-                "v": jnp.zeros(shape, dtype, device=sharding)}
+        return {name: jnp.zeros(shape, dtype, device=sharding) for name, shape in shapes.items()}
 
     def __call__(self, input_ids, positions=None, segment_ids=None, *, cache=None,
                  cache_index=None, kv_mask=None):
@@ -157,7 +163,7 @@ class Qwen2(nnx.Module):
             if segment_ids is not None:
                 raise ValueError("segment_ids apply to the training forward; with a cache, "
                                  "mask slots with kv_mask")
-            masks = _cache_masks(b, t, cache["k"].shape[2], cache_index, kv_mask, cfg)
+            masks = _cache_masks(b, t, cache_slots(cache), cache_index, kv_mask, cfg)
         x, new_cache = _run_layers(x, self.layers.arrays(), cos, sin, masks, cfg, cache,
                                    cache_index)
         x = rms_norm(x, self.final_norm[...], cfg.rms_norm_eps)
@@ -285,7 +291,7 @@ def _windowed(mask, q_idx, k_idx, cfg):
 
 def _decoder_layer(x, p, cos, sin, mask, cfg, kv_all=None, layer=None, cache_index=None):
     """One pre-norm decoder layer. With a cache, writes this layer's new keys/values into
-    kv_all = (k [L, b, S, kv, hd], v) at (layer, cache_index) and attends over all slots."""
+    kv_all = (k, v) (layouts in CACHE_AXES) at (layer, cache_index) and attends over all slots."""
     dtype = x.dtype
     h = rms_norm(x, p["attn_norm"], cfg.rms_norm_eps)
     q = dense(h, p["q"], "btd,dnh->btnh") + p["q_bias"].astype(dtype)
@@ -295,14 +301,10 @@ def _decoder_layer(x, p, cos, sin, mask, cfg, kv_all=None, layer=None, cache_ind
     k = constrain(apply_rope(k, cos, sin), ("batch", "seq", "act_kv_heads", "head_dim"))
     v = constrain(v, ("batch", "seq", "act_kv_heads", "head_dim"))
     if kv_all is not None:
-        k_all, v_all = kv_all
-        start = (layer, 0, cache_index, 0, 0)
-        k_all = jax.lax.dynamic_update_slice(k_all, k[None].astype(k_all.dtype), start)
-        v_all = jax.lax.dynamic_update_slice(v_all, v[None].astype(v_all.dtype), start)
-        k = jax.lax.dynamic_index_in_dim(k_all, layer, keepdims=False).astype(dtype)
-        v = jax.lax.dynamic_index_in_dim(v_all, layer, keepdims=False).astype(dtype)
-        kv_all = (k_all, v_all)
-    attn = attention(q, k, v, mask)
+        kv_all = write_cache(*kv_all, k, v, layer, cache_index)
+        attn = cache_attention(q, *kv_all, layer, mask)
+    else:
+        attn = attention(q, k, v, mask)
     x = x + dense(attn, p["o"], "btnh,nhd->btd")
     h = rms_norm(x, p["mlp_norm"], cfg.rms_norm_eps)
     gate = dense(h, p["gate"], "btd,df->btf")
@@ -332,7 +334,8 @@ def _run_layers(x, layer_params, cos, sin, masks, cfg, cache, cache_index):
         layer_fn = jax.checkpoint(layer_fn, policy=_REMAT_POLICIES[cfg.remat])
     kv_all = None if cache is None else (cache["k"], cache["v"])
     scan = cfg.scan_layers if cfg.scan_layers is not None else jax.default_backend() != "cpu"
-    if scan:
+    per_layer_cache = kv_all is not None and isinstance(kv_all[0], tuple)
+    if scan and not per_layer_cache:
         def body(carry, xs):
             x, kv_all = carry
             p, layer = xs

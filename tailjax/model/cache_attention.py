@@ -1,0 +1,107 @@
+"""Attention of a few new queries against the KV cache, reading the cache where it lies.
+
+The cache keeps each layer's keys transposed and its values plain, both kv-head-major:
+
+    keys   [layers, batch, kv_heads, head_dim, slots]
+    values [layers, batch, kv_heads, slots, head_dim]
+
+so that, per (row, kv head), scores are q [group * t, hd] @ K^T [hd, slots] and the output is
+probs [group * t, slots] @ V [slots, hd]: both plain row-major matmuls over the batch dims
+(batch, kv heads) that XLA:CPU runs on the cache buffer itself. In the sequence-major layout
+the general `kernels.attention` takes, every decode step transposed each layer's whole cache
+(and copied V to float32) before its matmuls; measured at batch 32 that copy dominated a step.
+
+Grouped queries are folded into the matmul rows (query head h reads kv head h // group, as
+transformers' repeat_kv does) instead of repeating the cached heads. Scores and softmax are
+float32 via preferred_element_type, whatever the cache dtype; the probabilities are cast to the
+values' dtype for the second matmul, as transformers does.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from tailjax.model.kernels import MASK_VALUE, attention
+
+# More new queries than this (a prefill) go through `kernels.attention`, which chunks the
+# queries and skips causally masked key blocks; its layout costs one cache transpose per call.
+FEW_QUERIES = 8
+
+# Logical axes of the two cache arrays (the sharding rules split batch and kv heads only).
+KEY_CACHE_AXES = ("cache_layers", "batch", "act_kv_heads", "head_dim", "cache_seq")
+VALUE_CACHE_AXES = ("cache_layers", "batch", "act_kv_heads", "cache_seq", "head_dim")
+SEQ_AXIS = {"k": KEY_CACHE_AXES.index("cache_seq"), "v": VALUE_CACHE_AXES.index("cache_seq")}
+
+
+def cache_shapes(layers: int, batch: int, slots: int, kv_heads: int, head_dim: int) -> dict:
+    """{"k": shape, "v": shape} of a cache with these sizes."""
+    return {"k": (layers, batch, kv_heads, head_dim, slots),
+            "v": (layers, batch, kv_heads, slots, head_dim)}
+
+
+def unstack(cache: dict) -> dict:
+    """The cache as a tuple of per-layer arrays per name. A decode loop should carry this form:
+    XLA:CPU copies a layer out of a stacked array (every step) before a matmul reads it."""
+    return {name: tuple(c) for name, c in cache.items()}
+
+
+def restack(cache: dict) -> dict:
+    return {name: jnp.stack(c) for name, c in cache.items()}
+
+
+def cache_slots(cache: dict) -> int:
+    v = cache["v"]
+    return (v[0].shape[-2] if isinstance(v, tuple) else v.shape[-2])
+
+
+def _layer_of(c, layer):
+    if isinstance(c, tuple):
+        return c[layer]  # per-layer arrays: layer is a Python int (unrolled layers)
+    return lax.dynamic_index_in_dim(c, layer, keepdims=False)
+
+
+def _write(c, new, layer, start):
+    """c (stacked, or a tuple of per-layer arrays) with `new` [b, ...] written at `start`."""
+    if isinstance(c, tuple):
+        return c[:layer] + (lax.dynamic_update_slice(c[layer], new, start),) + c[layer + 1:]
+    return lax.dynamic_update_slice(c, new[None], (layer,) + start)
+
+
+def write_cache(k_all, v_all, k, v, layer, index):
+    """k_all, v_all with the new keys/values k, v [b, t, kv, hd] written at slots
+    [index, index + t) of `layer` (in place when the caller donates or loops over the cache).
+    Each is a stacked [layers, ...] array or a tuple of per-layer arrays (see `unstack`)."""
+    k_new = k.transpose(0, 2, 3, 1).astype(k_all[0].dtype)  # [b, kv, hd, t]
+    v_new = v.transpose(0, 2, 1, 3).astype(v_all[0].dtype)  # [b, kv, t, hd]
+    return (_write(k_all, k_new, layer, (0, 0, 0, index)),
+            _write(v_all, v_new, layer, (0, 0, index, 0)))
+
+
+def cache_attention(q: jax.Array, k_all: jax.Array, v_all: jax.Array, layer,
+                    mask: jax.Array) -> jax.Array:
+    """q [b, t, heads, hd] against layer `layer` of the cache (layouts above);
+    mask [b, t, slots] bool (True = may attend). Returns [b, t, heads, hd] in q's dtype."""
+    b, t, heads, hd = q.shape
+    kv_heads = k_all[0].shape[1] if isinstance(k_all, tuple) else k_all.shape[2]
+    group = heads // kv_heads
+    keys = _layer_of(k_all, layer)    # [b, kv, hd, s]
+    values = _layer_of(v_all, layer)  # [b, kv, s, hd]
+    if t > FEW_QUERIES:
+        return attention(q, keys.transpose(0, 3, 1, 2).astype(q.dtype),
+                         values.transpose(0, 2, 1, 3).astype(q.dtype), mask)
+    # rows ordered (group, t) per kv head; [b, t, kv*g, hd] -> [b, kv, g*t, hd]
+    qh = q.reshape(b, t, kv_heads, group, hd).transpose(0, 2, 3, 1, 4)
+    qh = qh.reshape(b, kv_heads, group * t, hd).astype(keys.dtype)
+    scores = lax.dot_general(qh, keys, (((3,), (2,)), ((0, 1), (0, 1))),
+                             preferred_element_type=jnp.float32)  # [b, kv, g*t, s]
+    scores = scores.reshape(b, kv_heads, group, t, -1) * hd ** -0.5
+    scores = jnp.where(mask[:, None, None], scores, MASK_VALUE)
+    probs = jnp.exp(scores - jnp.max(scores, axis=-1, keepdims=True))
+    probs = probs / jnp.sum(probs, axis=-1, keepdims=True)
+    probs = probs.reshape(b, kv_heads, group * t, -1).astype(values.dtype)
+    out = lax.dot_general(probs, values, (((3,), (2,)), ((0, 1), (0, 1))),
+                          preferred_element_type=jnp.float32)  # [b, kv, g*t, hd]
+    out = out.reshape(b, kv_heads, group, t, hd).transpose(0, 3, 1, 2, 4)
+    return out.reshape(b, t, heads, hd).astype(q.dtype)
