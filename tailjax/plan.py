@@ -35,7 +35,7 @@ class Plan:
     def describe(self) -> str:
         return "\n".join([
             f"training step on {self.devices} devices, mesh {self.mesh}",
-            f"model {self.params / 1e9:.2f}B parameters; batch {self.rows} rows x "
+            f"model {_count(self.params)} parameters; batch {self.rows} rows x "
             f"{self.seq_len} tokens in {self.micro_batches} micro-batches",
             "per device:",
             f"  weights (float32)      {self.weights / GIB:8.2f} GiB",
@@ -44,6 +44,10 @@ class Plan:
             f"  temporaries            {self.temporaries / GIB:8.2f} GiB",
             f"  peak                   {self.peak / GIB:8.2f} GiB",
         ])
+
+
+def _count(n: int) -> str:
+    return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.2f}M"
 
 
 def _per_device_bytes(tree) -> float:
