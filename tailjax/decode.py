@@ -137,6 +137,7 @@ def _decode(graphdef, state, cache, ids, prompt_lens, active, key, ends, pad_id,
             first_window: int):
     """The compiled body: prefill the left-padded prompts, then decode until done."""
     model = nnx.merge(graphdef, state)
+    layers = model.layer_list()  # sliced once here, not on every step
     rows, length = ids.shape
     max_len = length + max_new_tokens
     first = length - prompt_lens  # the slot of each row's first real prompt token
@@ -149,7 +150,7 @@ def _decode(graphdef, state, cache, ids, prompt_lens, active, key, ends, pad_id,
         chunk_ids = jax.lax.dynamic_slice_in_dim(ids, start, chunk, axis=1)
         chunk_pos = jax.lax.dynamic_slice_in_dim(positions, start, chunk, axis=1)
         logits, window = model(chunk_ids, chunk_pos, cache=window, cache_index=start,
-                               kv_mask=kv_mask[:, :length])
+                               kv_mask=kv_mask[:, :length], layers=layers)
         return window, logits[:, -1].astype(jnp.float32)
 
     window, last = jax.lax.fori_loop(0, length // chunk, prefill,
@@ -177,7 +178,8 @@ def _decode(graphdef, state, cache, ids, prompt_lens, active, key, ends, pad_id,
         def step(c, mask=mask):
             (i, token, done, lengths, out, key), window = c
             logits, window = model(token[:, None], (prompt_lens + i - 1)[:, None],
-                                   cache=window, cache_index=length + i - 1, kv_mask=mask)
+                                   cache=window, cache_index=length + i - 1, kv_mask=mask,
+                                   layers=layers)
             key, sub = jax.random.split(key)
             nxt = jnp.where(done, pad_id, _pick(logits[:, -1], sub, sample, temperature, top_p,
                                                     vocab_limit))

@@ -142,8 +142,16 @@ class Qwen2(nnx.Module):
         dtype = jnp.dtype(dtype or cfg.compute_dtype)
         return {name: jnp.zeros(shape, dtype, device=sharding) for name, shape in shapes.items()}
 
+    def layer_list(self) -> tuple[dict, ...]:
+        """Each layer's weights as its own arrays. A decode loop slices them once, outside the
+        loop, and passes them as `layers=`: XLA:CPU otherwise copies every layer's weights out of
+        the stacked arrays on every step."""
+        stacked = self.layers.arrays()
+        return tuple({name: w[i] for name, w in stacked.items()}
+                     for i in range(self.config.num_hidden_layers))
+
     def __call__(self, input_ids, positions=None, segment_ids=None, *, cache=None,
-                 cache_index=None, kv_mask=None):
+                 cache_index=None, kv_mask=None, layers=None):
         cfg = self.config
         dtype = cfg.compute_dtype
         b, t = input_ids.shape
@@ -164,8 +172,8 @@ class Qwen2(nnx.Module):
                 raise ValueError("segment_ids apply to the training forward; with a cache, "
                                  "mask slots with kv_mask")
             masks = _cache_masks(b, t, cache_slots(cache), cache_index, kv_mask, cfg)
-        x, new_cache = _run_layers(x, self.layers.arrays(), cos, sin, masks, cfg, cache,
-                                   cache_index)
+        x, new_cache = _run_layers(x, self.layers.arrays() if layers is None else layers, cos,
+                                   sin, masks, cfg, cache, cache_index)
         x = rms_norm(x, self.final_norm[...], cfg.rms_norm_eps)
         if cfg.tie_word_embeddings:
             logits = dense(x, embed, "btd,vd->btv", out_dtype=jnp.float32)
@@ -335,7 +343,8 @@ def _run_layers(x, layer_params, cos, sin, masks, cfg, cache, cache_index):
     kv_all = None if cache is None else (cache["k"], cache["v"])
     scan = cfg.scan_layers if cfg.scan_layers is not None else jax.default_backend() != "cpu"
     per_layer_cache = kv_all is not None and isinstance(kv_all[0], tuple)
-    if scan and not per_layer_cache:
+    per_layer_weights = isinstance(layer_params, (tuple, list))
+    if scan and not per_layer_cache and not per_layer_weights:
         def body(carry, xs):
             x, kv_all = carry
             p, layer = xs
@@ -344,7 +353,8 @@ def _run_layers(x, layer_params, cos, sin, masks, cfg, cache, cache_index):
         (x, kv_all), _ = jax.lax.scan(body, (x, kv_all), (layer_params, layers))
     else:
         for layer in range(cfg.num_hidden_layers):
-            p = {name: w[layer] for name, w in layer_params.items()}
+            p = (layer_params[layer] if per_layer_weights else
+                 {name: w[layer] for name, w in layer_params.items()})
             x, kv_all = layer_fn(x, p, kv_all, layer)
     new_cache = None if kv_all is None else {"k": kv_all[0], "v": kv_all[1]}
     return x, new_cache
