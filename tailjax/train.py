@@ -485,8 +485,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     use_cpu_devices(cfg.mesh.cpu_devices)
-    distributed.initialize_from_args(args)
     try:
+        distributed.initialize_from_args(args)  # bad flags are user errors too
         train(cfg, progress=not args.no_progress)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
