@@ -37,10 +37,8 @@ options
 EOF
 }
 
-die() {
-  echo "error: $*" >&2
-  exit 2
-}
+# shellcheck source=launch/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 nodes="" gpus=8 partition="" account="" time_limit="24:00:00" job_name="" output=""
 python="python3" port="" use_srun=0 dry_run=0
@@ -78,27 +76,6 @@ fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 job_name="${job_name:-tailjax-$command}"
 output="${output:-$root/tailjax-%x-%j.out}"
-
-# Shell-quote each argument (single quotes where needed) and join them with spaces.
-quote() {
-  local out="" arg sq="'" escaped="'\\''"
-  for arg in "$@"; do
-    if [[ "$arg" =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
-      out+="$arg "
-    else
-      out+="'${arg//$sq/$escaped}' "
-    fi
-  done
-  printf '%s' "${out% }"
-}
-
-# Print a command so it can be pasted into a shell; run it unless --dry-run.
-run() {
-  echo "+ $(quote "$@")"
-  if [[ "$dry_run" -eq 0 ]]; then
-    "$@"
-  fi
-}
 
 # What every node runs: join the run (Slurm variables), then the entry point.
 if [[ "$command" == check ]]; then

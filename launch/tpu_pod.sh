@@ -45,10 +45,8 @@ options
 EOF
 }
 
-die() {
-  echo "error: $*" >&2
-  exit 2
-}
+# shellcheck source=launch/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 tpu="" zone="" project="" run_dir="" data="" jax_spec="jax[tpu]" python="python3" extra_pip=()
 install=0 detach=0 dry_run=0
@@ -95,27 +93,6 @@ data_dir=/tmp/tailjax-data  # the same absolute path on every worker, for data.f
 gcloud_tpu=(gcloud compute tpus tpu-vm)
 where=("--zone=$zone")
 [[ -z "$project" ]] || where+=("--project=$project")
-
-# Shell-quote each argument (single quotes where needed) and join them with spaces.
-quote() {
-  local out="" arg sq="'" escaped="'\\''"
-  for arg in "$@"; do
-    if [[ "$arg" =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
-      out+="$arg "
-    else
-      out+="'${arg//$sq/$escaped}' "
-    fi
-  done
-  printf '%s' "${out% }"
-}
-
-# Print a command so it can be pasted into a shell; run it unless --dry-run.
-run() {
-  echo "+ $(quote "$@")"
-  if [[ "$dry_run" -eq 0 ]]; then
-    "$@"
-  fi
-}
 
 # Run one shell command line on every worker at once.
 on_all_workers() {

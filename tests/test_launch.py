@@ -15,6 +15,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TPU = os.path.join(ROOT, "launch", "tpu_pod.sh")
 SLURM = os.path.join(ROOT, "launch", "slurm_gpu.sh")
+COMMON = os.path.join(ROOT, "launch", "common.sh")
 
 
 def launch(script, *args, env=None):
@@ -39,9 +40,10 @@ def option(argv: list[str], name: str) -> str:
 
 @pytest.mark.skipif(shutil.which("shellcheck") is None,
                     reason="shellcheck is not installed (apt-get install shellcheck)")
-@pytest.mark.parametrize("script", [TPU, SLURM])
+@pytest.mark.parametrize("script", [TPU, SLURM, COMMON])
 def test_launchers_pass_shellcheck(script):
-    r = subprocess.run(["shellcheck", script], capture_output=True, text=True)
+    # -x follows the shared helpers each launcher sources (launch/common.sh, from the repo root)
+    r = subprocess.run(["shellcheck", "-x", script], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stdout
 
 
