@@ -51,16 +51,23 @@ def _add_sample(rng: random.Random, n: int) -> dict:
     return {"x1": sample_decimal(rng, n), "x2": sample_decimal(rng, n)}
 
 
-def _add_solve(inst: dict) -> Trace:
+def _align(tr: Trace, inst: dict, goto: str, **extra):
+    """The first state of addition and comparison: line the operands up on their decimal points
+    (places hi down to lo, lo <= 0). `goto` may name {hi} or {lo}; returns (x1, x2, hi, lo)."""
     x1, x2 = inst["x1"], inst["x2"]
     hi, lo = place_range(x1, x2)
     lo = min(lo, 0)
-    p1, p2 = places(x1), places(x2)
-    tr = Trace()
     tr.state("align the decimal points", fetch={"x1": x1, "x2": x2},
              compute=f"the places run from {hi} down to {lo}",
-             write={"x1": _padded(x1, hi, lo), "x2": _padded(x2, hi, lo), "carry": 0},
-             goto=f"add the digits at place {lo}")
+             write={"x1": _padded(x1, hi, lo), "x2": _padded(x2, hi, lo), **extra},
+             goto=goto.format(hi=hi, lo=lo))
+    return x1, x2, hi, lo
+
+
+def _add_solve(inst: dict) -> Trace:
+    tr = Trace()
+    x1, x2, hi, lo = _align(tr, inst, f"add the digits at place {{lo}}", carry=0)
+    p1, p2 = places(x1), places(x2)
     carry, s = 0, {}
     for p in range(lo, hi + 1):
         a, b = int(p1.get(p, "0")), int(p2.get(p, "0"))
@@ -490,15 +497,9 @@ def _near(rng: random.Random, x: str) -> str:
 
 
 def _cmp_solve(inst: dict) -> Trace:
-    x1, x2 = inst["x1"], inst["x2"]
-    hi, lo = place_range(x1, x2)
-    lo = min(lo, 0)
-    p1, p2 = places(x1), places(x2)
     tr = Trace()
-    tr.state("align the decimal points", fetch={"x1": x1, "x2": x2},
-             compute=f"the places run from {hi} down to {lo}",
-             write={"x1": _padded(x1, hi, lo), "x2": _padded(x2, hi, lo)},
-             goto=f"compare the digits at place {hi}")
+    x1, x2, hi, lo = _align(tr, inst, f"compare the digits at place {{hi}}")
+    p1, p2 = places(x1), places(x2)
     for p in range(hi, lo - 1, -1):
         a, b = int(p1.get(p, "0")), int(p2.get(p, "0"))
         name = f"compare the digits at place {p}"
