@@ -28,11 +28,12 @@ RESULT_FILES = ("results.json", "results.md", "accuracy.png", "samples.jsonl")
 
 
 def test_records(task: str, split: str, n: int, variant: str,
-                 lengths: Sequence[int] | None = None) -> list[dict]:
+                 lengths: Sequence[int] | None = None, template: int | None = None) -> list[dict]:
     """The first n test records of (task, split): fixed, and disjoint from any training stream."""
     from tailjax.data.records import test_set
 
-    return test_set(task, split, n, variant, lengths=tuple(lengths) if lengths else None)
+    return test_set(task, split, n, variant, lengths=tuple(lengths) if lengths else None,
+                    template=template)
 
 
 def prompt_ids(tokenizer, prompt: str) -> list[int]:
@@ -43,10 +44,11 @@ def prompt_ids(tokenizer, prompt: str) -> list[int]:
 def evaluate(model, tokenizer, task_names: Sequence[str], splits: Sequence[str], n: int,
              variant: str = "tail-styled", lengths: Mapping[str, Sequence[int]] | None = None,
              batch_size: int = 64, max_new_tokens: int = 2048, mesh=None,
-             progress: bool = True, decoder=None) -> dict:
+             progress: bool = True, decoder=None, template: int | None = None) -> dict:
     """Decode and score n test items per (task, split); the results dict `write_results` takes.
 
     lengths: reduced length ranges per split (the CPU demo's), else each task's own ranges.
+    template: the prompt template the model was trained on (data.template), None for all.
     """
     from tqdm import tqdm
 
@@ -66,7 +68,7 @@ def evaluate(model, tokenizer, task_names: Sequence[str], splits: Sequence[str],
     items = []
     for task in task_names:
         for split in splits:
-            for record in test_records(task, split, n, variant, lengths.get(split)):
+            for record in test_records(task, split, n, variant, lengths.get(split), template):
                 ids = prompt_ids(tokenizer, record["prompt"])
                 expected = len(tokenizer.encode(record["completion"]))
                 items.append((expected, len(ids), record, ids))
@@ -296,7 +298,7 @@ def run(args) -> dict | str:
         lengths={s: tuple(r) for s, r in cfg.eval.lengths.items()},
         batch_size=args.batch_size or cfg.eval.batch_size,
         max_new_tokens=args.max_new_tokens or cfg.eval.max_new_tokens,
-        mesh=mesh, progress=not args.no_progress)
+        mesh=mesh, progress=not args.no_progress, template=cfg.data.template)
     results["checkpoint"] = args.checkpoint
     out_dir = args.out or os.path.join(cfg.train.out_dir, "eval")
     # Every process of a multi-host run holds the same results; one writes them.

@@ -444,7 +444,8 @@ def evaluate_at_end(cfg: Config, graphdef, params, tokenizer, mesh, progress, sa
                        variant=cfg.data.variant,
                        lengths={s: tuple(r) for s, r in cfg.eval.lengths.items()},
                        batch_size=cfg.eval.batch_size, max_new_tokens=cfg.eval.max_new_tokens,
-                       mesh=mesh if jax.device_count() > 1 else None, progress=progress)
+                       mesh=mesh if jax.device_count() > 1 else None, progress=progress,
+                       template=cfg.data.template)
     results["files"] = write_results(results, os.path.join(cfg.train.out_dir, "eval"))
     if jax.process_index() == 0:
         print(results_markdown(results))

@@ -210,3 +210,14 @@ def test_unreadable_or_malformed_files(tmp_path, capsys):
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith(f"error: {bad}:1: not a JSON line")
     assert err[1].startswith("error: cannot read ") and len(err) == 2
+
+
+def test_a_test_set_with_one_template_keeps_its_instances():
+    # a model trained on data.template K is tested on the same instances, all prompted with K
+    mixed = records.test_set("addition", "S", 40, "tail", (1, 3))
+    fixed = records.test_set("addition", "S", 40, "tail", (1, 3), template=0)
+    assert [r["instance"] for r in fixed] == [r["instance"] for r in mixed]
+    first = TASKS["addition"].templates[0]
+    assert all(r["prompt"] == first.format(**TASKS["addition"].fields(r["instance"]))
+               for r in fixed)
+    assert len({r["prompt"].split(" ")[0] for r in mixed}) > 1, "vacuous: one template drawn"

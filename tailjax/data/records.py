@@ -159,15 +159,17 @@ def generate_mix(task: str, mix: Mapping[str, float], n: int, seed: int,
 
 
 def test_set(task: str, split: str, n: int = TEST_SIZE, variant: str = "tail-styled",
-             lengths: tuple[int, int] | None = None) -> list[dict]:
+             lengths: tuple[int, int] | None = None, template: int | None = None) -> list[dict]:
     """The first n records of the fixed test set of (task, split); n <= TEST_SIZE. A task whose
-    instance space is tiny has a smaller test set (see _test_indices): all of it is returned."""
+    instance space is tiny has a smaller test set (see _test_indices): all of it is returned.
+    `template` renders every prompt with one template (a model trained on one template is
+    tested on it); the instances stay the same."""
     if n > TEST_SIZE:
         raise ValueError(f"test sets hold {TEST_SIZE} instances; ask for n <= {TEST_SIZE}")
-    check_request(task, variant, None)
+    check_request(task, variant, template)
     indices = _test_indices(task, check_split(split), tuple(lengths) if lengths else None)
     return list(iter_records(task, [(split, i) for i in indices[:n]], TEST_SEED, variant,
-                             lengths))
+                             lengths, template))
 
 
 def dumps(record: dict) -> str:
