@@ -15,7 +15,6 @@ warning and the one before it restored.
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import grain
@@ -23,12 +22,14 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from tailjax.paths import resolve
+
 def write_model_config(directory: str, model_cfg, tokenizer: str | None):
     """DIR/model_config.json: the architecture and tokenizer a checkpoint in DIR needs."""
     from tailjax.model.loading import write_model_config as write
 
     if jax.process_index() == 0:
-        os.makedirs(directory, exist_ok=True)
+        resolve(directory).mkdir(parents=True, exist_ok=True)
         write(model_cfg, directory, tokenizer)
 
 
@@ -36,7 +37,7 @@ class Checkpoints:
     """Save and resume (params, opt_state, step, data iterator, rng) under `directory`."""
 
     def __init__(self, directory: str, every: int, keep: int, async_save: bool = True):
-        self.directory = os.path.abspath(directory)
+        self.directory = resolve(directory)
         self.every = every
         options = ocp.CheckpointManagerOptions(
             save_interval_steps=max(every, 1),

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Mapping, Sequence
 
 import numpy as np
 
 from tailjax import tasks as tasks_lib
+from tailjax.paths import resolve
 from tailjax.tasks import SPLITS
 
 RESULT_FILES = ("results.json", "results.md", "accuracy.png", "samples.jsonl")
@@ -161,25 +161,22 @@ def plot_accuracy(results: dict, path: str) -> None:
     ax.set_title(f"greedy pass@1 by task and length split ({results['variant']})")
     ax.legend(title="split")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with resolve(path).open("wb") as f:
+        fig.savefig(f, format="png", dpi=120)
     plt.close(fig)
 
 
 def write_results(results: dict, out_dir: str) -> list[str]:
     """results.json, results.md, accuracy.png and samples.jsonl in out_dir; returns the paths."""
-    os.makedirs(out_dir, exist_ok=True)
-    paths = [os.path.join(out_dir, name) for name in RESULT_FILES]
+    directory = resolve(out_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = [directory / name for name in RESULT_FILES]
     summary = {k: v for k, v in results.items() if k != "samples"}
-    with open(paths[0], "w") as f:
-        json.dump(summary, f, indent=2)
-        f.write("\n")
-    with open(paths[1], "w") as f:
-        f.write(results_markdown(results))
+    paths[0].write_text(json.dumps(summary, indent=2) + "\n")
+    paths[1].write_text(results_markdown(results))
     plot_accuracy(results, paths[2])
-    with open(paths[3], "w") as f:
-        for sample in results.get("samples", []):
-            f.write(json.dumps(sample) + "\n")
-    return paths
+    paths[3].write_text("".join(json.dumps(s) + "\n" for s in results.get("samples", [])))
+    return [str(p) for p in paths]
 
 
 def resolve_tokenizer(checkpoint: str, configured: str | None) -> str:
@@ -300,7 +297,7 @@ def run(args) -> dict | str:
         max_new_tokens=args.max_new_tokens or cfg.eval.max_new_tokens,
         mesh=mesh, progress=not args.no_progress, template=cfg.data.template)
     results["checkpoint"] = args.checkpoint
-    out_dir = args.out or os.path.join(cfg.train.out_dir, "eval")
+    out_dir = args.out or str(resolve(cfg.train.out_dir) / "eval")
     # Every process of a multi-host run holds the same results; one writes them.
     results["files"] = write_results(results, out_dir) if jax.process_index() == 0 else []
     return results

@@ -28,6 +28,7 @@ import optax
 from flax import nnx
 
 from tailjax.config import Config, arch, load_config, to_dict
+from tailjax.paths import is_uri, resolve
 
 LOG_FILE = "train_log.jsonl"
 LOSS_PLOT = "loss.png"
@@ -128,7 +129,7 @@ def model_config(cfg: Config, allow_missing_init: bool = False):
 
     runtime = dict(dtype=cfg.model.dtype, param_dtype="float32", remat=cfg.model.remat,
                    scan_layers=cfg.model.scan_layers)
-    if cfg.model.init and not (allow_missing_init and not os.path.isdir(cfg.model.init)):
+    if cfg.model.init and not (allow_missing_init and not resolve(cfg.model.init).is_dir()):
         hf = _checkpoint_arch(cfg.model.init)
     else:
         hf = arch(cfg)
@@ -137,10 +138,9 @@ def model_config(cfg: Config, allow_missing_init: bool = False):
 
 def _checkpoint_arch(path: str) -> dict:
     for name in ("model_config.json", "config.json"):
-        file = os.path.join(path, name)
-        if os.path.exists(file):
-            with open(file) as f:
-                return json.load(f)
+        file = resolve(path) / name
+        if file.exists():
+            return json.loads(file.read_text())
     raise ValueError(f"model.init {path} has neither model_config.json nor config.json; point it "
                      "at an HF directory or a checkpoint written by `python -m tailjax.convert`")
 
@@ -204,26 +204,39 @@ class Log:
     """Per-step records in out_dir/train_log.jsonl (process 0 only)."""
 
     def __init__(self, out_dir: str, resume_step: int):
-        self.path = os.path.join(out_dir, LOG_FILE)
+        self.path = resolve(out_dir) / LOG_FILE
         self.main = jax.process_index() == 0
+        self.records: list[dict] = []
         if not self.main:
             return
-        os.makedirs(out_dir, exist_ok=True)
-        kept = [r for r in read_log(self.path) if r["step"] <= resume_step] \
-            if resume_step and os.path.exists(self.path) else []
-        with open(self.path, "w") as f:  # drop records of steps a resume will redo
-            for r in kept:
-                f.write(json.dumps(r) + "\n")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Drop the records of steps a resume will redo.
+        self.records = [r for r in read_log(self.path) if r["step"] <= resume_step] \
+            if resume_step and self.path.exists() else []
+        self._flush()
 
     def write(self, record: dict):
         if self.main:
-            with open(self.path, "a") as f:
-                f.write(json.dumps(record) + "\n")
+            self.records.append(record)
+            if is_uri(self.path):
+                # Cloud storage has no append: rewrite the whole log, but only every so often.
+                if len(self.records) % 10 == 0 or "val_loss" in record:
+                    self._flush()
+            else:
+                with self.path.open("a") as f:
+                    f.write(json.dumps(record) + "\n")
+
+    def close(self):
+        if is_uri(self.path):
+            self._flush()
+
+    def _flush(self):
+        if self.main:
+            self.path.write_text("".join(json.dumps(r) + "\n" for r in self.records))
 
 
-def read_log(path: str) -> list[dict]:
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+def read_log(path) -> list[dict]:
+    return [json.loads(line) for line in resolve(path).read_text().splitlines() if line.strip()]
 
 
 def plot_loss(log_path: str, out_path: str):
@@ -246,7 +259,8 @@ def plot_loss(log_path: str, out_path: str):
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out_path, dpi=120)
+    with resolve(out_path).open("wb") as f:
+        fig.savefig(f, format="png", dpi=120)
     plt.close(fig)
 
 
@@ -296,6 +310,7 @@ def train(cfg: Config, progress: bool = True, say: Callable[[str], None] | None 
 
     from tailjax.checkpoint import Checkpoints, write_model_config
     from tailjax.data.pipeline import train_batches, validation_batches
+    from tailjax.distributed import data_shard
     from tailjax.model import sharding
     from tailjax.tokenizer import load_tokenizer
 
@@ -319,17 +334,20 @@ def train(cfg: Config, progress: bool = True, say: Callable[[str], None] | None 
     batch_sh = sharding.batch_sharding(mesh, 2)
     replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
 
-    os.makedirs(cfg.train.out_dir, exist_ok=True)
+    out_dir = resolve(cfg.train.out_dir)
     if jax.process_index() == 0:
-        with open(os.path.join(cfg.train.out_dir, "config.yaml"), "w") as f:
-            import yaml
+        import yaml
 
-            yaml.safe_dump(to_dict(cfg), f, sort_keys=False)
-    ckpt_dir = os.path.join(cfg.train.out_dir, "checkpoints")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    ckpt_dir = str(out_dir / "checkpoints")
     write_model_config(ckpt_dir, model_cfg, cfg.model.tokenizer)
     ckpts = Checkpoints(ckpt_dir, cfg.checkpoint.every, cfg.checkpoint.keep)
 
-    data, encoder = train_batches(cfg, tokenizer, jax.process_index(), jax.process_count())
+    # This process's rows of each global batch: processes whose devices hold the same rows (a
+    # model axis spanning hosts) share a data shard and load the same records.
+    shard, shards = data_shard(batch_sh)
+    data, encoder = train_batches(cfg, tokenizer, shard, shards)
     data_iter = iter(data)
     rng = jax.random.key(cfg.train.seed)
     start = 0
@@ -386,6 +404,7 @@ def train(cfg: Config, progress: bool = True, say: Callable[[str], None] | None 
                 latest = ckpts.latest_step()
                 ckpts.close()
                 bar.close()
+                log.close()
                 raise NonFiniteLoss(
                     f"non-finite loss at step {step} (loss {loss}, grad norm {grad_norm}); the "
                     f"step was not saved, the latest checkpoint is "
@@ -394,7 +413,7 @@ def train(cfg: Config, progress: bool = True, say: Callable[[str], None] | None 
             rng = jax.random.fold_in(rng, step)
             now = time.perf_counter()
             seconds, last = now - last, now
-            tokens = int(np.sum(host_batch["segment_ids"] > 0)) * jax.process_count()
+            tokens = int(np.sum(host_batch["segment_ids"] > 0)) * shards
             record = {"step": step, "loss": loss, "lr": float(schedule(step - 1)),
                       "grad_norm": grad_norm, "tokens": tokens,
                       "tokens_per_s": tokens / seconds, "seconds": seconds}
@@ -421,14 +440,15 @@ def train(cfg: Config, progress: bool = True, say: Callable[[str], None] | None 
                 break
         bar.close()
         ckpts.close()
+        log.close()
     if encoder.dropped:
         say(f"dropped {encoder.dropped} samples longer than data.max_length = "
             f"{cfg.data.max_length} tokens (never truncated)")
     if status == "sigterm":
         say(f"SIGTERM: saved step {step} to {ckpts.directory}; run the same command to resume")
         return Result(step, status, losses)
-    if jax.process_index() == 0 and os.path.exists(log.path):
-        plot_loss(log.path, os.path.join(cfg.train.out_dir, LOSS_PLOT))
+    if jax.process_index() == 0 and log.path.exists():
+        plot_loss(log.path, out_dir / LOSS_PLOT)
     result = Result(step, status, losses)
     if cfg.eval.at_end:
         result.eval = evaluate_at_end(cfg, graphdef, params, tokenizer, mesh, progress, say)
@@ -446,7 +466,7 @@ def evaluate_at_end(cfg: Config, graphdef, params, tokenizer, mesh, progress, sa
                        batch_size=cfg.eval.batch_size, max_new_tokens=cfg.eval.max_new_tokens,
                        mesh=mesh if jax.device_count() > 1 else None, progress=progress,
                        template=cfg.data.template)
-    results["files"] = write_results(results, os.path.join(cfg.train.out_dir, "eval"))
+    results["files"] = write_results(results, str(resolve(cfg.train.out_dir) / "eval"))
     if jax.process_index() == 0:
         print(results_markdown(results))
     return results

@@ -25,6 +25,7 @@ from tailjax.model.qwen2 import (Qwen2, Qwen2Config, flat_items, from_params, ne
                                  params_of)
 from tailjax.model.safetensors_io import SafetensorsDir
 from tailjax.model.sharding import param_shardings
+from tailjax.paths import resolve
 
 MODEL_CONFIG = "model_config.json"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt",
@@ -43,7 +44,7 @@ def load(path: str, dtype: str | None = None, mesh=None, **runtime) -> Qwen2:
         hf = _read_json(os.path.join(path, "config.json"))
         saved = stored_dtype(SafetensorsDir(path))
     else:
-        hf = _read_json(os.path.join(path, MODEL_CONFIG))
+        hf = _read_json(resolve(path) / MODEL_CONFIG)
         saved = hf.get("dtype") or hf.get("torch_dtype") or "float32"
     runtime.setdefault("param_dtype", dtype or saved)
     cfg = Qwen2Config.from_hf(hf, dtype=dtype or runtime["param_dtype"], **runtime)
@@ -57,8 +58,8 @@ def load(path: str, dtype: str | None = None, mesh=None, **runtime) -> Qwen2:
 
 def save(model: Qwen2, path: str, tokenizer: str | None = None) -> None:
     """Write a tailjax model checkpoint: path/model_config.json and path/params/."""
-    params_dir = os.path.join(os.path.abspath(path), "params")
-    if os.path.exists(params_dir):
+    params_dir = str(resolve(path) / "params")
+    if resolve(params_dir).exists():
         raise ValueError(f"{params_dir} already exists; save to a new directory")
     write_model_config(model.config, path, tokenizer)
     # Without OCDBT, tensorstore writes each array's chunks straight to their files instead of
@@ -97,7 +98,7 @@ def save_hf(model: Qwen2, directory: str, tokenizer: str | None = None) -> list[
 def write_model_config(cfg: Qwen2Config, directory: str, tokenizer: str | None = None) -> None:
     """directory/model_config.json: the HF config, plus where the tokenizer came from."""
     extra = {"tokenizer": tokenizer} if tokenizer else {}
-    cfg.save(os.path.join(directory, MODEL_CONFIG), **extra)
+    cfg.save(str(resolve(directory) / MODEL_CONFIG), **extra)
 
 
 def checkpoint_tokenizer(path: str) -> str | None:
@@ -106,26 +107,31 @@ def checkpoint_tokenizer(path: str) -> str | None:
     if kind == "hf":
         return path if os.path.exists(os.path.join(path, "tokenizer_config.json")) or \
             os.path.exists(os.path.join(path, "tokenizer.json")) else None
-    return _read_json(os.path.join(path, MODEL_CONFIG)).get("tokenizer")
+    return _read_json(resolve(path) / MODEL_CONFIG).get("tokenizer")
 
 
 def checkpoint_layout(path: str) -> tuple[str, str | None]:
-    """("hf", None) | ("tailjax", params_dir) | ("run", latest step's params_dir)."""
-    if not os.path.isdir(path):
+    """("hf", None) | ("tailjax", params_dir) | ("run", latest step's params_dir).
+
+    Hugging Face directories are local (safetensors are memory-mapped); tailjax checkpoints and
+    runs may also be on cloud storage (gs://).
+    """
+    root = resolve(path)
+    if not root.is_dir():
         raise ValueError(f"checkpoint {path} does not exist or is not a directory")
-    if os.path.exists(os.path.join(path, "config.json")):
+    if (root / "config.json").exists():
         return "hf", None
-    if not os.path.exists(os.path.join(path, MODEL_CONFIG)):
+    if not (root / MODEL_CONFIG).exists():
         raise ValueError(f"{path} is not a model checkpoint: it has neither config.json (a Hugging "
                          f"Face directory) nor {MODEL_CONFIG} (a tailjax checkpoint)")
-    if os.path.isdir(os.path.join(path, "params")):
-        return "tailjax", os.path.join(os.path.abspath(path), "params")
-    steps = sorted(s for s in ocp.step.checkpoint_steps(path)
-                   if os.path.isdir(os.path.join(path, str(s), "params")))
+    if (root / "params").is_dir():
+        return "tailjax", str(root / "params")
+    steps = sorted(s for s in ocp.step.checkpoint_steps(root)
+                   if (root / str(s) / "params").is_dir())
     if not steps:
         raise ValueError(f"{path} has {MODEL_CONFIG} but no params/ and no finished training "
                          "step with params/; was the run stopped before its first checkpoint?")
-    return "run", os.path.join(os.path.abspath(path), str(steps[-1]), "params")
+    return "run", str(root / str(steps[-1]) / "params")
 
 
 def restore_params(cfg: Qwen2Config, params_dir: str, shardings=None) -> dict:
@@ -159,9 +165,8 @@ def _check_saved_tree(cfg: Qwen2Config, params_dir: str) -> None:
                          f"Qwen2 model with this {MODEL_CONFIG}")
 
 
-def _read_json(path: str) -> dict:
+def _read_json(path) -> dict:
     try:
-        with open(path) as f:
-            return json.load(f)
+        return json.loads(resolve(path).read_text())
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON ({e})") from None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -161,11 +160,13 @@ class Qwen2Config:
         }
 
     def save(self, path: str, **extra) -> None:
-        """Write config.json-style JSON (plus `extra` keys such as "tokenizer")."""
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w") as f:
-            json.dump({**self.to_hf(), **extra}, f, indent=2, sort_keys=True)
-            f.write("\n")
+        """Write config.json-style JSON (plus `extra` keys such as "tokenizer"); path may be a
+        gs:// URI."""
+        from tailjax.paths import resolve
+
+        target = resolve(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps({**self.to_hf(), **extra}, indent=2, sort_keys=True) + "\n")
 
 
 _QWEN25 = dict(rms_norm_eps=1e-6, rope_theta=1e6, max_position_embeddings=32768,
