@@ -178,15 +178,21 @@ def batches(records: grain.IterDataset, encoder: Encoder, rows: int, pack: bool 
     return ds.batch(rows, drop_remainder=True)
 
 
-def train_batches(cfg, tokenizer, process_index: int = 0, process_count: int = 1):
-    """(iterator dataset, encoder) of this process's training batches for the config."""
-    if cfg.train.batch_size % process_count:
+def train_batches(cfg, tokenizer, shard_index: int = 0, shard_count: int = 1):
+    """(iterator dataset, encoder) of one data shard's training batches for the config.
+
+    A process loads the shard `tailjax.distributed.data_shard` gives it: batch_size / shard_count
+    rows per step, from every shard_count-th record. With packing, which samples share a row
+    depends on the shard count, so the global batches of a 2-host and a 1-host run differ (the
+    records are the same); with data.pack false they are the same rows.
+    """
+    if cfg.train.batch_size % shard_count:
         raise ValueError(f"train.batch_size {cfg.train.batch_size} is not divisible by the "
-                         f"{process_count} processes")
-    records = mixed_records(cfg.data, cfg.train.epochs, process_index, process_count,
+                         f"{shard_count} data shards of the processes")
+    records = mixed_records(cfg.data, cfg.train.epochs, shard_index, shard_count,
                             list(cfg.eval.lengths.values()))
     encoder = Encoder(tokenizer, cfg.data.max_length)
-    ds = batches(records, encoder, cfg.train.batch_size // process_count, cfg.data.pack,
+    ds = batches(records, encoder, cfg.train.batch_size // shard_count, cfg.data.pack,
                  cfg.data.seed)
     return ds, encoder
 
