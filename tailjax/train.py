@@ -466,8 +466,10 @@ def evaluate_at_end(cfg: Config, graphdef, params, tokenizer, mesh, progress, sa
                        batch_size=cfg.eval.batch_size, max_new_tokens=cfg.eval.max_new_tokens,
                        mesh=mesh if jax.device_count() > 1 else None, progress=progress,
                        template=cfg.data.template)
-    results["files"] = write_results(results, str(resolve(cfg.train.out_dir) / "eval"))
+    # Every process holds the same results; one writes and prints them.
+    results["files"] = []
     if jax.process_index() == 0:
+        results["files"] = write_results(results, str(resolve(cfg.train.out_dir) / "eval"))
         print(results_markdown(results))
     return results
 

@@ -284,8 +284,10 @@ def test_two_process_training_resumes_and_matches_one_process(tmp_path):
     config = tmp_path / "tiny.yaml"
     config.write_text(TRAIN_CONFIG.replace("RECORDS", str(records)))
     # The reference: this pytest process, one process with 8 devices.
+    evaluate = ["eval.at_end=true", "eval.splits=[S]", "eval.n=4", "eval.batch_size=8",
+                "eval.max_new_tokens=12"]
     reference = train(load_config(str(config), [f"train.out_dir={tmp_path / 'one'}",
-                                                "train.steps=4"]), progress=False)
+                                                "train.steps=4"] + evaluate), progress=False)
     assert reference.status == "done" and len(reference.losses) == 4
 
     port = free_port()
@@ -294,10 +296,11 @@ def test_two_process_training_resumes_and_matches_one_process(tmp_path):
     cache = {"JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax-cache"),
              "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
 
-    def run(steps):
+    def run(steps, extra=()):
         return run_processes(
             lambda i: ["--config", str(config), "--set", f"train.out_dir={multi}",
                        "--set", f"train.steps={steps}", "--no-progress",
+                       *[a for kv in extra for a in ("--set", kv)],
                        "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2",
                        "--process-id", str(i)], 2, tmp_path, module="tailjax.train", env=cache)
 
@@ -307,7 +310,9 @@ def test_two_process_training_resumes_and_matches_one_process(tmp_path):
     ckpt = multi / "checkpoints" / "2" / "params" / "array_metadatas"
     assert sorted(os.listdir(ckpt)) == ["process_0", "process_1"]
 
-    results = run(4)  # restores step 2 (weights, optimizer, each process's data position)
+    # Restores step 2 (weights, optimizer, each process's data position), trains to step 4,
+    # then evaluates with the decoder's rows sharded over both processes.
+    results = run(4, evaluate)
     for r in results:
         assert r.returncode == 0, r.stderr[-3000:]
     assert f"resumed from step 2 of {multi / 'checkpoints'}" in results[0].stderr
@@ -318,3 +323,13 @@ def test_two_process_training_resumes_and_matches_one_process(tmp_path):
     # Same records per global batch, summed in another order: equal to float32 rounding.
     np.testing.assert_allclose(resumed, reference.losses, rtol=1e-6)  # measured: 1e-7
     assert resumed[3] < resumed[0]  # and it learns
+
+    # Evaluation: both processes decode their rows, process 0 alone prints and writes the
+    # results, which cover the same test items as the one-process run.
+    assert "| compare |" in results[0].stdout and "| compare |" not in results[1].stdout
+    with open(multi / "eval" / "results.json") as f:
+        summary = json.load(f)
+    assert summary["tasks"]["compare"]["S"]["n"] == 4
+    with open(multi / "eval" / "samples.jsonl") as f:
+        prompts = [json.loads(line)["prompt"] for line in f]
+    assert prompts == [s["prompt"] for s in reference.eval["samples"]]
