@@ -105,7 +105,7 @@ def make_optimizer(train_cfg, total_steps: int):
 def make_train_step(graphdef, tx, micro_batches: int):
     def step(params, opt_state, batch):
         grads, loss, count = grads_and_loss(graphdef, params, batch, micro_batches)
-        grad_norm = optax.global_norm(grads)
+        grad_norm = optax.tree.norm(grads)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         return params, opt_state, {"loss": loss, "grad_norm": grad_norm, "tokens": count}
