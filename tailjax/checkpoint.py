@@ -29,8 +29,7 @@ def write_model_config(directory: str, model_cfg, tokenizer: str | None):
     from tailjax.model.loading import write_model_config as write
 
     if jax.process_index() == 0:
-        resolve(directory).mkdir(parents=True, exist_ok=True)
-        write(model_cfg, directory, tokenizer)
+        write(model_cfg, directory, tokenizer)  # creates the directory
 
 
 class Checkpoints:

@@ -29,13 +29,12 @@ import numpy as np
 from flax import nnx
 
 from tailjax.model import sharding
-from tailjax.model.cache_attention import cache_shapes, restack, unstack
+from tailjax.model.cache_attention import SEQ_AXIS, cache_shapes, restack, unstack
 from tailjax.model.qwen2 import CACHE_AXES
 
 MIN_PROMPT_BUCKET = 16
 # The first decode phase's window covers the prompt bucket plus at least this many new tokens.
 FIRST_WINDOW = 64
-SEQ_AXIS = {name: axes.index("cache_seq") for name, axes in CACHE_AXES.items()}
 # Prefill computes logits for every prompt position; chunk it so those logits stay under this.
 PREFILL_LOGITS_BYTES = 1 << 30
 

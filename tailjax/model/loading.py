@@ -28,9 +28,9 @@ from tailjax.model.sharding import param_shardings
 from tailjax.paths import resolve
 
 MODEL_CONFIG = "model_config.json"
-# Orbax moves every array through a host buffer, all arrays at once by default (96 GB in flight),
-# which made a conversion hold ~1.4-1.7 copies of the weights. At most this many GB in flight
-# keeps `convert` near one copy (plus this) whatever the model's size.
+# Orbax moves arrays through host buffers, all of them at once by default (96 GB in flight).
+# Limiting that took `convert --to-hf` (a restore) from 1.67x to 1.43-1.52x the weights
+# (benchmarks/convert_memory.py); `--from-hf` stays ~1.4-1.5x, its extra is not these buffers.
 IN_FLIGHT_GB = 1
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt",
                    "special_tokens_map.json", "added_tokens.json", "generation_config.json")
@@ -62,8 +62,8 @@ def load(path: str, dtype: str | None = None, mesh=None, **runtime) -> Qwen2:
 
 def save(model: Qwen2, path: str, tokenizer: str | None = None) -> None:
     """Write a tailjax model checkpoint: path/model_config.json and path/params/."""
-    params_dir = str(resolve(path) / "params")
-    if resolve(params_dir).exists():
+    params_dir = resolve(path) / "params"
+    if params_dir.exists():
         raise ValueError(f"{params_dir} already exists; save to a new directory")
     write_model_config(model.config, path, tokenizer)
     # Without OCDBT, tensorstore writes each array's chunks straight to their files instead of

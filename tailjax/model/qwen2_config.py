@@ -14,6 +14,8 @@ from typing import Any, Mapping
 
 import jax.numpy as jnp
 
+from tailjax.paths import resolve
+
 REMAT_MODES = ("none", "full", "dots")
 DTYPES = ("float32", "bfloat16", "float16")
 
@@ -162,8 +164,6 @@ class Qwen2Config:
     def save(self, path: str, **extra) -> None:
         """Write config.json-style JSON (plus `extra` keys such as "tokenizer"); path may be a
         gs:// URI."""
-        from tailjax.paths import resolve
-
         target = resolve(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps({**self.to_hf(), **extra}, indent=2, sort_keys=True) + "\n")
