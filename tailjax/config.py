@@ -23,7 +23,7 @@ class ModelConfig:
     # Changes to the preset's shape, e.g. {num_hidden_layers: 2, hidden_size: 64}.
     overrides: dict[str, Union[int, float, bool]] = field(default_factory=dict)
     init: str | None = None       # HF dir or tailjax checkpoint to fine-tune; None = scratch
-    tokenizer: str = "char"       # "char" or an HF tokenizer directory
+    tokenizer: str = "char"       # "char", "tail-bpe" (built in) or an HF tokenizer directory
     dtype: str = "bfloat16"       # compute dtype; master weights stay float32
     remat: str = "none"           # recompute activations in the backward pass: none, full, dots
     scan_layers: bool | None = None  # lax.scan over layers; None = scan except on the CPU

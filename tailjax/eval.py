@@ -227,8 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "eval.batch_size; 32 with --plan)")
     p.add_argument("--max-new-tokens", type=int,
                    help="token budget per output (default: eval.max_new_tokens)")
-    p.add_argument("--tokenizer", help="'char' or an HF tokenizer directory (default: the "
-                                       "checkpoint's own, else model.tokenizer)")
+    p.add_argument("--tokenizer", help="'char', 'tail-bpe' or an HF tokenizer directory "
+                                       "(default: the checkpoint's own, else model.tokenizer)")
     p.add_argument("--dtype", choices=("float32", "bfloat16"),
                    help="compute and parameter dtype (default: model.dtype)")
     p.add_argument("--mesh", help="mesh axis sizes, e.g. data=2,tensor=4 (default: mesh.shape)")

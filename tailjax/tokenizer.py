@@ -1,14 +1,17 @@
-"""Tokenizers: the character tokenizer of the tiny default, and Hugging Face tokenizer directories.
+"""Tokenizers: the built-in ones of the tiny models ("char", "tail-bpe") and Hugging Face
+tokenizer directories.
 
-Both expose the same small surface: `encode(text) -> list[int]`, `decode(ids) -> str`,
+All expose the same small surface: `encode(text) -> list[int]`, `decode(ids) -> str`,
 `vocab_size`, `pad_id` and `end_ids` (a set: Qwen2.5 base ends on 151643, instruct adds 151645).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import string
+import sys
 from typing import Protocol, Sequence
 
 
@@ -42,14 +45,86 @@ class CharTokenizer:
         try:
             return [self._ids[c] for c in text]
         except KeyError as e:
-            raise ValueError(
-                f"character {e.args[0]!r} is not in the character tokenizer's vocabulary "
-                f"(printable ASCII and newline); use an HF tokenizer directory for other text"
-            ) from None
+            raise _outside_ascii(self.name, e.args[0]) from None
 
     def decode(self, ids: Sequence[int]) -> str:
         n = len(self.SPECIALS)
         return "".join(self.CHARS[i - n] for i in ids if i >= n)
+
+
+def _outside_ascii(name: str, char: str) -> ValueError:
+    return ValueError(f"character {char!r} is not in the {name} tokenizer's vocabulary (printable "
+                      "ASCII and newline); use an HF tokenizer directory for other text")
+
+
+class BPETokenizer:
+    """"tail-bpe": byte-pair encoding learned from TAIL traces of all 18 tasks, shipped with
+    tailjax as tail_bpe.json (rebuild it with `python -m tailjax.tokenizer`).
+
+    Digits are one token each, as in Qwen2's tokenizer, so a number of any length is read digit
+    by digit; the traces' recurring phrases ("add the digits at place ") become single tokens,
+    which makes a trace about 3x shorter than in characters: a small model on a CPU sees 3x more
+    samples per second, and attention costs ~10x less. Every printable ASCII character and
+    newline stays a token of its own too, so any ASCII text encodes. Ids 0 and 1 pad and end, as
+    in the character tokenizer.
+    """
+
+    name = "tail-bpe"
+    FILE = os.path.join(os.path.dirname(__file__), "tail_bpe.json")
+
+    def __init__(self, path: str = FILE):
+        from tokenizers import Tokenizer as RustTokenizer
+
+        self._tok = RustTokenizer.from_file(path)
+        self._tok.encode_special_tokens = True  # the text "<end>" is five characters, not the end
+        self.pad_id, self.end_id = (self._tok.token_to_id(t) for t in CharTokenizer.SPECIALS)
+        self.end_ids = (self.end_id,)
+        self.vocab_size = self._tok.get_vocab_size()
+        self._alphabet = frozenset(CharTokenizer.CHARS)
+
+    def encode(self, text: str) -> list[int]:
+        # The BPE model has no unknown token: it would drop a character it cannot encode.
+        if not self._alphabet.issuperset(text):
+            raise _outside_ascii(self.name, next(c for c in text if c not in self._alphabet))
+        return self._tok.encode(text, add_special_tokens=False).ids
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self._tok.decode(list(ids), skip_special_tokens=True)
+
+    def save_hf(self, directory: str) -> None:
+        """tokenizer.json and tokenizer_config.json that transformers' AutoTokenizer loads."""
+        from transformers import PreTrainedTokenizerFast
+
+        PreTrainedTokenizerFast(tokenizer_object=self._tok, pad_token=CharTokenizer.SPECIALS[0],
+                                eos_token=CharTokenizer.SPECIALS[1],
+                                clean_up_tokenization_spaces=False).save_pretrained(directory)
+
+
+def train_bpe(texts, vocab_size: int):
+    """A byte-pair tokenizer learned from `texts`: digits split one per token, merges free to
+    span words (so whole phrases can become tokens), the printable ASCII alphabet always in."""
+    from tokenizers import Tokenizer as RustTokenizer
+    from tokenizers import decoders, models, pre_tokenizers, trainers
+
+    tok = RustTokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Digits(individual_digits=True)
+    tok.decoder = decoders.Fuse()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(CharTokenizer.SPECIALS),
+                                  initial_alphabet=list(CharTokenizer.CHARS), show_progress=False)
+    tok.train_from_iterator(texts, trainer)
+    return tok
+
+
+def tail_corpus(per_task: int, seed: int = 7):
+    """Prompts and completions of `per_task` S records of every task, cycling through the
+    variants; prompt templates drawn at random. The seed is not one the data streams use."""
+    from tailjax.tasks import TASKS, VARIANTS, synthesize
+
+    for name in TASKS:
+        for i in range(per_task):
+            record = synthesize(name, "S", seed, i, VARIANTS[i % len(VARIANTS)])
+            yield record["prompt"]
+            yield record["completion"]
 
 
 class HFTokenizer:
@@ -87,11 +162,31 @@ def _end_ids(path: str, eos_id: int | None) -> set[int]:
     return ends
 
 
+BUILTIN = {CharTokenizer.name: CharTokenizer, BPETokenizer.name: BPETokenizer}
+
+
 def load_tokenizer(spec: str) -> Tokenizer:
-    """"char" for the built-in character tokenizer, else a local HF tokenizer directory."""
-    if spec == "char":
-        return CharTokenizer()
+    """A built-in tokenizer by name ("char", "tail-bpe"), else a local HF tokenizer directory."""
+    if spec in BUILTIN:
+        return BUILTIN[spec]()
     if not os.path.isdir(spec):
-        raise ValueError(f"tokenizer {spec!r} is neither 'char' nor a local directory with an HF "
-                         "tokenizer (tokenizer.json); point it at the model's directory")
+        raise ValueError(f"tokenizer {spec!r} is neither a built-in one ({', '.join(BUILTIN)}) "
+                         "nor a local directory with an HF tokenizer (tokenizer.json); point it at "
+                         "the model's directory")
     return HFTokenizer(spec)
+
+
+def main(argv=None) -> int:
+    """Rebuild tail_bpe.json (deterministic: the same arguments give the same file)."""
+    p = argparse.ArgumentParser(prog="python -m tailjax.tokenizer", description=main.__doc__)
+    p.add_argument("--vocab-size", type=int, default=1024)
+    p.add_argument("--per-task", type=int, default=300, help="S records per task to learn from")
+    p.add_argument("--out", default=BPETokenizer.FILE)
+    args = p.parse_args(argv)
+    train_bpe(tail_corpus(args.per_task), args.vocab_size).save(args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

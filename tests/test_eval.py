@@ -111,7 +111,7 @@ def test_scores_count_correct_wrong_unparsed_and_truncated(tmp_path):
     (["--splits", "S,XL"], "unknown split 'XL'"),
     (["--n", "0"], "must be positive"),
     (["--n", "501"], "n <= 500"),
-    (["--tokenizer", "/no/such/dir"], "neither 'char' nor a local directory"),
+    (["--tokenizer", "/no/such/dir"], "neither a built-in one"),
 ])
 def test_bad_inputs_exit_2_with_one_clear_line(checkpoint, argv, message, capsys):
     base = ["--checkpoint", checkpoint, "--tasks", "addition", "--splits", "S", "--n", "1",

@@ -6,7 +6,7 @@ statistics, verify that two files share no instance.
         --variant tail-styled --out train.jsonl
     python -m tailjax.data generate --task addition --mix S=0.8,M=0.1,L=0.1 --n 1000 --seed 1 \\
         --out mix.jsonl
-    python -m tailjax.data stats train.jsonl [more.jsonl ...] [--tokenizer char|HF_DIR]
+    python -m tailjax.data stats train.jsonl [more.jsonl ...] [--tokenizer char|tail-bpe|HF_DIR]
     python -m tailjax.data verify train.jsonl test.jsonl
 """
 
@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", required=True, help="output .jsonl path ('-' for stdout)")
     s = sub.add_parser("stats", help="count, completion chars and tokens per task and split")
     s.add_argument("files", nargs="+")
-    s.add_argument("--tokenizer", default="char", help="'char' or a local HF tokenizer dir")
+    s.add_argument("--tokenizer", default="char", help="'char', 'tail-bpe' or a local HF tokenizer dir")
     v = sub.add_parser("verify", help="check that two record files share no instance")
     v.add_argument("a")
     v.add_argument("b")

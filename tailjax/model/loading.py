@@ -83,16 +83,23 @@ def save(model: Qwen2, path: str, tokenizer: str | None = None) -> None:
 def save_hf(model: Qwen2, directory: str, tokenizer: str | None = None) -> list[str]:
     """Write a Hugging Face directory that transformers' Qwen2ForCausalLM.from_pretrained (and
     vLLM) load: *.safetensors in the parameters' dtype, config.json, and the tokenizer files of
-    `tokenizer` when it is an HF tokenizer directory ("char" has none to copy)."""
+    `tokenizer`: an HF tokenizer directory's own, "tail-bpe" written as HF files ("char" has no
+    HF form)."""
+    from tailjax.tokenizer import BUILTIN, load_tokenizer
+
     if os.path.isdir(directory) and os.listdir(directory):
         raise ValueError(f"{directory} exists and is not empty; export to a new directory")
-    if tokenizer and tokenizer != "char" and not os.path.isdir(tokenizer):
+    if tokenizer and tokenizer not in BUILTIN and not os.path.isdir(tokenizer):
         raise ValueError(f"tokenizer directory {tokenizer} (recorded in the checkpoint) does not "
                          "exist; pass the tokenizer's directory explicitly")
     cfg = model.config.replace(param_dtype=str(model.embed.dtype))
     files = save_hf_params(cfg, params_of(model), directory)
     cfg.save(os.path.join(directory, "config.json"))
-    if tokenizer and tokenizer != "char":
+    if tokenizer in BUILTIN:
+        built_in = load_tokenizer(tokenizer)
+        if hasattr(built_in, "save_hf"):
+            built_in.save_hf(directory)
+    elif tokenizer:
         for name in TOKENIZER_FILES:
             if os.path.exists(os.path.join(tokenizer, name)):
                 shutil.copyfile(os.path.join(tokenizer, name), os.path.join(directory, name))
@@ -106,7 +113,8 @@ def write_model_config(cfg: Qwen2Config, directory: str, tokenizer: str | None =
 
 
 def checkpoint_tokenizer(path: str) -> str | None:
-    """The tokenizer a checkpoint was made with: "char", a directory, or None when unknown."""
+    """The tokenizer a checkpoint was made with: a built-in name ("char", "tail-bpe"), a
+    directory, or None when unknown."""
     kind, _ = checkpoint_layout(path)
     if kind == "hf":
         return path if os.path.exists(os.path.join(path, "tokenizer_config.json")) or \

@@ -1,0 +1,66 @@
+"""The built-in tokenizers: exact round trips on every task's text, digits one per token, the
+shipped tail-bpe file reproducible from its builder, and its Hugging Face export."""
+
+import pytest
+
+from tailjax import tokenizer as tok_lib
+from tailjax.tasks import SPLITS, TASKS, VARIANTS, synthesize
+from tailjax.tokenizer import load_tokenizer
+
+BPE = load_tokenizer("tail-bpe")
+CHAR = load_tokenizer("char")
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_tail_bpe_round_trips_every_split_and_variant_and_splits_digits(task):
+    trace_chars = trace_tokens = 0
+    for i, split in enumerate(SPLITS):
+        for variant in VARIANTS:
+            record = synthesize(task, split, seed=3, index=i, variant=variant)
+            for text in (record["prompt"], record["completion"]):
+                ids = BPE.encode(text)
+                assert BPE.decode(ids) == text
+                pieces = [BPE.decode([t]) for t in ids]
+                # A digit never shares a token: numbers of any length read digit by digit.
+                assert all(len(p) == 1 for p in pieces if any(c.isdigit() for c in p))
+            if variant == "tail":
+                trace_chars += len(record["completion"])
+                trace_tokens += len(BPE.encode(record["completion"]))
+    assert trace_chars / trace_tokens > 1.5  # the point of it: TAIL traces in fewer tokens
+
+
+def test_specials_match_the_character_tokenizer():
+    assert (BPE.pad_id, BPE.end_ids) == (CHAR.pad_id, CHAR.end_ids) == (0, (1,))
+    assert BPE.vocab_size == 1024
+    text = "a <end> b <pad>"  # text never turns into a special token, nor vanishes from decode
+    assert {BPE.pad_id, BPE.end_id}.isdisjoint(BPE.encode(text))
+    assert BPE.decode(BPE.encode(text)) == text
+
+
+@pytest.mark.parametrize("name", ["char", "tail-bpe"])
+def test_text_outside_ascii_is_one_clear_error(name):
+    with pytest.raises(ValueError, match=r"character 'é' is not in the .* vocabulary"):
+        load_tokenizer(name).encode("café")
+
+
+def test_the_shipped_file_is_what_the_builder_makes(tmp_path):
+    out = tmp_path / "tail_bpe.json"
+    assert tok_lib.main(["--out", str(out)]) == 0
+    with open(tok_lib.BPETokenizer.FILE, "rb") as f:
+        assert out.read_bytes() == f.read()
+
+
+def test_hf_export_encodes_like_the_builtin(tmp_path):
+    from transformers import AutoTokenizer
+
+    BPE.save_hf(str(tmp_path))
+    hf = AutoTokenizer.from_pretrained(str(tmp_path), local_files_only=True)
+    text = synthesize("addition", "M", 0, 0, "tail")["completion"]
+    assert hf.encode(text, add_special_tokens=False) == BPE.encode(text)
+    assert hf.decode(BPE.encode(text)) == text
+    assert (hf.pad_token_id, hf.eos_token_id) == (0, 1)
+
+
+def test_unknown_tokenizer_names_the_choices():
+    with pytest.raises(ValueError, match="neither a built-in one \\(char, tail-bpe\\)"):
+        load_tokenizer("no-such-tokenizer")
