@@ -22,7 +22,6 @@ import numpy as np
 
 from tailjax import tasks as tasks_lib
 from tailjax.paths import resolve
-from tailjax.tasks import SPLITS
 
 RESULT_FILES = ("results.json", "results.md", "accuracy.png", "samples.jsonl")
 

@@ -25,8 +25,7 @@ import random
 import re
 
 from tailjax.tasks import Task, Trace, register
-from tailjax.tasks.numbers import (canonical_decimal, count_digits, from_places, place_range,
-                                   places, sample_decimal)
+from tailjax.tasks.numbers import canonical_decimal, place_range, places, sample_decimal
 
 # --- addition -----------------------------------------------------------------------------------
 
@@ -66,7 +65,7 @@ def _align(tr: Trace, inst: dict, goto: str, **extra):
 
 def _add_solve(inst: dict) -> Trace:
     tr = Trace()
-    x1, x2, hi, lo = _align(tr, inst, f"add the digits at place {{lo}}", carry=0)
+    x1, x2, hi, lo = _align(tr, inst, "add the digits at place {lo}", carry=0)
     p1, p2 = places(x1), places(x2)
     carry, s = 0, {}
     for p in range(lo, hi + 1):
@@ -498,7 +497,7 @@ def _near(rng: random.Random, x: str) -> str:
 
 def _cmp_solve(inst: dict) -> Trace:
     tr = Trace()
-    x1, x2, hi, lo = _align(tr, inst, f"compare the digits at place {{hi}}")
+    x1, x2, hi, lo = _align(tr, inst, "compare the digits at place {hi}")
     p1, p2 = places(x1), places(x2)
     for p in range(hi, lo - 1, -1):
         a, b = int(p1.get(p, "0")), int(p2.get(p, "0"))
