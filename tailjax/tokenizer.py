@@ -95,9 +95,12 @@ class BPETokenizer:
         """tokenizer.json and tokenizer_config.json that transformers' AutoTokenizer loads."""
         from transformers import PreTrainedTokenizerFast
 
+        # bos and unk written as null: left out, AutoTokenizer (transformers 5) adds a 1,025th
+        # token "<|endoftext|>" for them, one more than the model's vocabulary.
         PreTrainedTokenizerFast(tokenizer_object=self._tok, pad_token=CharTokenizer.SPECIALS[0],
-                                eos_token=CharTokenizer.SPECIALS[1],
-                                clean_up_tokenization_spaces=False).save_pretrained(directory)
+                                eos_token=CharTokenizer.SPECIALS[1], bos_token=None,
+                                unk_token=None, clean_up_tokenization_spaces=False
+                                ).save_pretrained(directory)
 
 
 def train_bpe(texts, vocab_size: int):
@@ -131,10 +134,15 @@ class HFTokenizer:
     """A local Hugging Face tokenizer directory (tokenizer.json / tokenizer_config.json)."""
 
     def __init__(self, path: str):
-        from transformers import AutoTokenizer
+        from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
         self.name = path
-        self._tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        # tokenizer.json is loaded as stored: AutoTokenizer (transformers 5) picks the class from
+        # config.json's model_type, and Qwen2Tokenizer swaps in its own pre-tokenizer, which
+        # re-tokenizes a tail-bpe export (Qwen2.5's own directories load the same either way).
+        load = (PreTrainedTokenizerFast if os.path.exists(os.path.join(path, "tokenizer.json"))
+                else AutoTokenizer)
+        self._tok = load.from_pretrained(path, local_files_only=True)
         ends = _end_ids(path, self._tok.eos_token_id)
         if not ends:
             raise ValueError(f"tokenizer at {path} names no end-of-sequence token; set eos_token "

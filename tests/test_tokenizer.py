@@ -60,6 +60,13 @@ def test_hf_export_encodes_like_the_builtin(tmp_path):
     assert hf.decode(BPE.encode(text)) == text
     assert (hf.pad_token_id, hf.eos_token_id) == (0, 1)
 
+    # What eval and train see when pointed at an exported model directory (whose config.json
+    # names qwen2): the same vocabulary and the same ids.
+    (tmp_path / "config.json").write_text('{"model_type": "qwen2"}')
+    exported = load_tokenizer(str(tmp_path))
+    assert (exported.vocab_size, exported.pad_id, exported.end_ids) == (1024, 0, (1,))
+    assert exported.encode(text) == BPE.encode(text) and exported.decode(BPE.encode(text)) == text
+
 
 def test_unknown_tokenizer_names_the_choices():
     with pytest.raises(ValueError, match="neither a built-in one \\(char, tail-bpe\\)"):
