@@ -206,33 +206,40 @@ class Log:
     def __init__(self, out_dir: str, resume_step: int):
         self.path = resolve(out_dir) / LOG_FILE
         self.main = jax.process_index() == 0
+        # Cloud storage has no append: there the log keeps its records and rewrites the file.
+        self.uri = is_uri(self.path)
         self.records: list[dict] = []
         if not self.main:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Drop the records of steps a resume will redo.
-        self.records = [r for r in read_log(self.path) if r["step"] <= resume_step] \
+        kept = [r for r in read_log(self.path) if r["step"] <= resume_step] \
             if resume_step and self.path.exists() else []
-        self._flush()
+        self.path.write_text(_jsonl(kept))
+        if self.uri:
+            self.records = kept
 
     def write(self, record: dict):
-        if self.main:
+        if not self.main:
+            return
+        if self.uri:
             self.records.append(record)
-            if is_uri(self.path):
-                # Cloud storage has no append: rewrite the whole log, but only every so often.
-                if len(self.records) % 10 == 0 or "val_loss" in record:
-                    self._flush()
-            else:
-                with self.path.open("a") as f:
-                    f.write(json.dumps(record) + "\n")
+            if len(self.records) % 10 == 0 or "val_loss" in record:  # only every so often
+                self.flush()
+        else:
+            with self.path.open("a") as f:
+                f.write(_jsonl([record]))
+
+    def flush(self):
+        if self.main and self.uri:
+            self.path.write_text(_jsonl(self.records))
 
     def close(self):
-        if is_uri(self.path):
-            self._flush()
+        self.flush()
 
-    def _flush(self):
-        if self.main:
-            self.path.write_text("".join(json.dumps(r) + "\n" for r in self.records))
+
+def _jsonl(records: list[dict]) -> str:
+    return "".join(json.dumps(r) + "\n" for r in records)
 
 
 def read_log(path) -> list[dict]:
