@@ -1,7 +1,8 @@
-"""Greedy decoding speed on the CPU: tailjax's KV-cache decoder against transformers' generate.
+"""Greedy decoding speed: tailjax's KV-cache decoder against transformers' generate.
 
-    python benchmarks/decode_vs_hf.py                    # batch 1 and 32, 256 new tokens
+    python benchmarks/decode_vs_hf.py                    # CPU, batch 1 and 32, 256 new tokens
     python benchmarks/decode_vs_hf.py --batches 32 --new 512 --shape tiny
+    python benchmarks/decode_vs_hf.py --device gpu --shape 0.5b   # both sides on one GPU
 
 The same random Qwen2 weights run on both sides: a transformers Qwen2ForCausalLM (torch, CPU)
 is saved as safetensors and loaded with tailjax.model.load. Both continue the same prompts
@@ -14,7 +15,7 @@ contention (measured 64 tok/s at batch 1), so compare against --torch-threads 1 
 fastest setting there, and quote the lower ratio.
 
 Shapes: "micro" (hidden 64, 2 layers: decoding cost is mostly per-step overhead, the regime of
-TAIL's tiny demo at batch 1) and "tiny" (the CPU demo's model, hidden 256, 4 layers).
+TAIL's tiny demo at batch 1) and "tiny" (hidden 256, 4 layers); "0.5b" is Qwen2.5-0.5B's shape with random weights, for GPUs.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ SHAPES = {
                   num_attention_heads=4, num_key_value_heads=2),
     "tiny": dict(vocab_size=128, hidden_size=256, intermediate_size=704, num_hidden_layers=4,
                  num_attention_heads=8, num_key_value_heads=2, head_dim=32),
+    "0.5b": dict(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+                 num_attention_heads=14, num_key_value_heads=2),
 }
 
 
@@ -43,10 +46,12 @@ def parse_args(argv=None):
     p.add_argument("--rounds", type=int, default=3, help="timed runs per side and batch")
     p.add_argument("--torch-threads", type=int, default=0,
                    help="torch intra-op threads (default 0: torch's own choice)")
+    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                   help="where both sides run (gpu: torch on cuda, JAX on its default GPU)")
     return p.parse_args(argv)
 
 
-def hf_model(shape: str, path: str):
+def hf_model(shape: str, path: str, device: str = "cpu"):
     """A random transformers Qwen2 with varied greedy outputs, saved as safetensors at path."""
     import torch
     import transformers
@@ -54,18 +59,21 @@ def hf_model(shape: str, path: str):
     torch.manual_seed(0)
     cfg = transformers.Qwen2Config(**SHAPES[shape], max_position_embeddings=4096,
                                    tie_word_embeddings=True, rope_theta=10000.0,
-                                   initializer_range=0.3)
+                                   initializer_range=0.02 if shape == "0.5b" else 0.3)
     model = transformers.Qwen2ForCausalLM(cfg).eval()
     with torch.no_grad():  # non-zero q/k/v biases, so the bias path is compared too
         for name, p in model.named_parameters():
             if name.endswith("bias"):
                 p.normal_(0, 0.3)
     model.save_pretrained(path)
-    return model
+    return model.to("cuda" if device == "gpu" else "cpu")
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    os.environ.setdefault("JAX_PLATFORMS", "cpu" if args.device == "cpu" else "cuda")
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # torch shares the GPU
+    import jax
     import numpy as np
     import torch
 
@@ -74,12 +82,15 @@ def main(argv=None) -> int:
 
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
+    start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        hf = hf_model(args.shape, tmp)
+        hf = hf_model(args.shape, tmp, args.device)
         decoder = Decoder(load(tmp, dtype="float32"))
     print(f"shape {args.shape} ({sum(p.numel() for p in hf.parameters())} parameters), prompt "
           f"{args.prompt} tokens, {args.new} new tokens, float32, torch threads "
-          f"{torch.get_num_threads()}, {os.cpu_count()} cores")
+          f"{torch.get_num_threads()}, {os.cpu_count()} cores, JAX on {jax.devices()[0].device_kind}"
+          + (f", torch on {torch.cuda.get_device_name()}" if args.device == "gpu" else "")
+          + f"; built and loaded in {time.perf_counter() - start:.0f} s", flush=True)
     print(f"{'batch':>5} {'transformers tok/s':>19} {'tailjax tok/s':>14} {'ratio':>7} "
           f"{'tailjax compile s':>18}")
     rng = np.random.default_rng(0)
@@ -87,12 +98,12 @@ def main(argv=None) -> int:
         prompts = rng.integers(2, SHAPES[args.shape]["vocab_size"], (batch, args.prompt))
 
         def run_hf():
-            ids = torch.from_numpy(prompts)
+            ids = torch.from_numpy(prompts).to(hf.device)
             with torch.no_grad():
                 out = hf.generate(ids, attention_mask=torch.ones_like(ids),
                                   max_new_tokens=args.new, min_new_tokens=args.new,
                                   do_sample=False, pad_token_id=0, eos_token_id=None)
-            return out[:, args.prompt:].numpy()
+            return out[:, args.prompt:].cpu().numpy()
 
         def run_tailjax():
             return decoder.generate(prompts.tolist(), args.new, end_ids=[]).tokens

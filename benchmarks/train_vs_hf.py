@@ -1,7 +1,8 @@
-"""Training-step speed on the CPU: tailjax against transformers + torch, same Qwen2 shape and batch.
+"""Training-step speed: tailjax against transformers + torch, same Qwen2 shape and batch.
 
     python benchmarks/train_vs_hf.py --batch 32 --seq 512 --dtype float32
     python benchmarks/train_vs_hf.py --batch 128 --seq 128 --dtype bfloat16
+    python benchmarks/train_vs_hf.py --device gpu --shape 0.5b --batch 8 --seq 1024 --dtype bfloat16
 
 Both sides run one full optimizer step (forward, backward, AdamW) on random tokens, in one
 process, alternating round by round so that both see the same machine load; the medians after
@@ -9,6 +10,9 @@ warm-up are reported in tokens/s with their ratio. tailjax runs data parallel ov
 device per core (`--xla_force_host_platform_device_count=<cores>`, single-threaded Eigen, as the
 demo does); torch uses its own intra-op threads over the same cores. bfloat16 means bf16 compute
 with float32 master weights on both sides (torch: autocast).
+
+--device gpu runs both on one GPU (JAX's default device, torch's cuda), float32 meaning true
+float32 products on both sides (no TF32).
 """
 
 from __future__ import annotations
@@ -30,18 +34,25 @@ def parse_args(argv=None):
     p.add_argument("--only", choices=("both", "tailjax", "torch"), default="both")
     p.add_argument("--devices", type=int, default=os.cpu_count(),
                    help="host devices for tailjax's data parallelism (default: one per core)")
+    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    p.add_argument("--shape", choices=("tiny", "0.5b"), default="tiny",
+                   help="tiny: the 2.85M-parameter shape of the issue; 0.5b: Qwen2.5-0.5B's")
     return p.parse_args(argv)
 
 
-SHAPE = dict(vocab_size=128, hidden_size=256, intermediate_size=704, num_hidden_layers=4,
-             num_attention_heads=8, num_key_value_heads=2, head_dim=32, rms_norm_eps=1e-6,
-             rope_theta=10000.0, tie_word_embeddings=True, max_position_embeddings=8192)
+SHAPES = {
+    "tiny": dict(vocab_size=128, hidden_size=256, intermediate_size=704, num_hidden_layers=4,
+                 num_attention_heads=8, num_key_value_heads=2, head_dim=32, rms_norm_eps=1e-6,
+                 rope_theta=10000.0, tie_word_embeddings=True, max_position_embeddings=8192),
+    "0.5b": dict(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+                 num_attention_heads=14, num_key_value_heads=2, rms_norm_eps=1e-6,
+                 rope_theta=1e6, tie_word_embeddings=True, max_position_embeddings=32768),
+}
 
 
 def tailjax_step(args):
     """A zero-argument function running one tailjax training step, blocking until done."""
     import jax
-    import jax.numpy as jnp
     import numpy as np
     import optax
     from flax import nnx
@@ -51,7 +62,9 @@ def tailjax_step(args):
     from tailjax.model.qwen2_config import Qwen2Config
     from tailjax.train import make_train_step, opt_shardings
 
-    cfg = Qwen2Config(**SHAPE, dtype=args.dtype, param_dtype="float32", scan_layers=False)
+    shape = SHAPES[args.shape]
+    cfg = Qwen2Config(**shape, dtype=args.dtype, param_dtype="float32",
+                      scan_layers=args.device == "gpu")
     mesh = sharding.make_mesh({"data": -1})
     model = Qwen2(cfg, rngs=nnx.Rngs(0))
     graphdef, state = nnx.split(model)
@@ -61,7 +74,7 @@ def tailjax_step(args):
     o_sh = opt_shardings(tx, params, p_sh, mesh)
     opt_state = jax.jit(tx.init, out_shardings=o_sh)(params)
     rng = np.random.default_rng(0)
-    ids = rng.integers(2, SHAPE["vocab_size"], (args.batch, args.seq + 1), dtype=np.int32)
+    ids = rng.integers(2, shape["vocab_size"], (args.batch, args.seq + 1), dtype=np.int32)
     batch = {"inputs": ids[:, :-1], "targets": ids[:, 1:],
              "loss_mask": np.ones((args.batch, args.seq), np.float32),
              "segment_ids": np.ones((args.batch, args.seq), np.int32),
@@ -86,28 +99,36 @@ def torch_step(args):
     import transformers
 
     torch.manual_seed(0)
-    config = transformers.Qwen2Config(**SHAPE, attn_implementation="sdpa")
-    model = transformers.Qwen2ForCausalLM(config).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1)
-    ids = torch.randint(2, SHAPE["vocab_size"], (args.batch, args.seq + 1))
+    device = "cuda" if args.device == "gpu" else "cpu"
+    config = transformers.Qwen2Config(**SHAPES[args.shape], attn_implementation="sdpa")
+    model = transformers.Qwen2ForCausalLM(config).to(device).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1,
+                            foreach=device == "cuda")
+    ids = torch.randint(2, SHAPES[args.shape]["vocab_size"], (args.batch, args.seq + 1),
+                        device=device)
     inputs, labels = ids[:, :-1].contiguous(), ids[:, 1:].contiguous()
     bf16 = args.dtype == "bfloat16"
 
     def run():
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
             logits = model(input_ids=inputs).logits
         loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]),
                                                  labels.reshape(-1))
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
+        if device == "cuda":
+            torch.cuda.synchronize()
     return run, torch.get_num_threads()
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" not in flags:
+    if args.device == "gpu":
+        os.environ.setdefault("JAX_PLATFORMS", "cuda")
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # torch shares the GPU
+    elif "xla_force_host_platform_device_count" not in flags:
         os.environ["XLA_FLAGS"] = (f"{flags} --xla_force_host_platform_device_count="
                                    f"{args.devices} --xla_cpu_multi_thread_eigen=false").strip()
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -126,12 +147,16 @@ def main(argv=None) -> int:
             start = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - start)
-    print(f"batch {args.batch} x {args.seq}, {args.dtype}, {os.cpu_count()} cores, "
+    import jax
+    print(f"{args.shape} shape, batch {args.batch} x {args.seq}, {args.dtype}, "
+          f"{jax.devices()[0].device_kind} ({os.cpu_count()} cores), "
           f"{args.rounds} timed steps each (median)")
     rate = {}
     for name, (_, parallel) in sides.items():
         rate[name] = tokens / statistics.median(times[name])
         unit = "devices" if name == "tailjax" else "threads"
+        if args.device == "gpu":
+            parallel, unit = 1, "GPU"
         print(f"  {name:8s} {rate[name]:10,.0f} tokens/s   ({statistics.median(times[name]):.3f} "
               f"s/step, {parallel} {unit})")
     if len(rate) == 2:

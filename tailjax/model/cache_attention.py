@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from tailjax.model.kernels import MASK_VALUE, attention
+from tailjax.model.kernels import MASK_VALUE, attention, precision_for
 
 # More new queries than this (a prefill) go through `kernels.attention`, which chunks the
 # queries and skips causally masked key blocks; its layout costs one cache transpose per call.
@@ -94,14 +94,15 @@ def cache_attention(q: jax.Array, k_all: jax.Array, v_all: jax.Array, layer,
     # rows ordered (group, t) per kv head; [b, t, kv*g, hd] -> [b, kv, g*t, hd]
     qh = q.reshape(b, t, kv_heads, group, hd).transpose(0, 2, 3, 1, 4)
     qh = qh.reshape(b, kv_heads, group * t, hd).astype(keys.dtype)
-    scores = lax.dot_general(qh, keys, (((3,), (2,)), ((0, 1), (0, 1))),
+    precision = precision_for(q.dtype)
+    scores = lax.dot_general(qh, keys, (((3,), (2,)), ((0, 1), (0, 1))), precision=precision,
                              preferred_element_type=jnp.float32)  # [b, kv, g*t, s]
     scores = scores.reshape(b, kv_heads, group, t, -1) * hd ** -0.5
     scores = jnp.where(mask[:, None, None], scores, MASK_VALUE)
     probs = jnp.exp(scores - jnp.max(scores, axis=-1, keepdims=True))
     probs = probs / jnp.sum(probs, axis=-1, keepdims=True)
     probs = probs.reshape(b, kv_heads, group * t, -1).astype(values.dtype)
-    out = lax.dot_general(probs, values, (((3,), (2,)), ((0, 1), (0, 1))),
+    out = lax.dot_general(probs, values, (((3,), (2,)), ((0, 1), (0, 1))), precision=precision,
                           preferred_element_type=jnp.float32)  # [b, kv, g*t, hd]
     out = out.reshape(b, kv_heads, group, t, hd).transpose(0, 3, 1, 2, 4)
     return out.reshape(b, t, heads, hd).astype(q.dtype)
