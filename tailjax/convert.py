@@ -8,13 +8,14 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import sys
 
-from tailjax.model.loading import checkpoint_tokenizer, load, save, save_hf
-
 
 def from_hf(src: str, out: str, dtype: str | None = None) -> None:
+    from tailjax.model.loading import checkpoint_tokenizer, load, save
+
     if os.path.isdir(out) and os.listdir(out):
         raise ValueError(f"{out} exists and is not empty; convert into a new directory")
     if not os.path.exists(os.path.join(src, "config.json")):
@@ -26,6 +27,7 @@ def from_hf(src: str, out: str, dtype: str | None = None) -> None:
 
 
 def to_hf(src: str, out: str, dtype: str | None = None, tokenizer: str | None = None) -> None:
+    from tailjax.model.loading import checkpoint_tokenizer, load, save_hf
     model = load(src, dtype=dtype)
     save_hf(model, out, tokenizer or checkpoint_tokenizer(src))
 
@@ -57,5 +59,19 @@ def main(argv=None) -> int:
     return 0
 
 
+def one_malloc_arena() -> None:
+    """Let glibc reuse what orbax's writer threads free instead of keeping a heap per thread.
+
+    With a heap per thread, `--from-hf` kept ~0.5x the weights of freed buffers resident (peak
+    1.5x the weights); with one heap the peak is ~1.2x. It must run before jax and tensorstore
+    start their threads, so the heavy imports above are inside the functions.
+    """
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-8, 1)  # M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
+
+
 if __name__ == "__main__":
+    one_malloc_arena()
     sys.exit(main())

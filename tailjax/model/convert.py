@@ -134,6 +134,9 @@ def load_hf_params(cfg: Qwen2Config, directory: str, shardings=None) -> dict:
     for name, (shape, _) in specs.items():
         source = _param_source(by_param[name], files, shape, dtype)
         out[name] = jax.make_array_from_callback(shape, flat_shardings.get(name, default), source)
+        # The copy out of the host buffer is asynchronous: without waiting, many parameters'
+        # host buffers were alive at once (+0.14x the weights at the peak).
+        out[name].block_until_ready()
     return nest(out)
 
 

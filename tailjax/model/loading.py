@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 
@@ -29,9 +30,10 @@ from tailjax.paths import resolve
 
 MODEL_CONFIG = "model_config.json"
 # Orbax moves arrays through host buffers, all of them at once by default (96 GB in flight).
-# Limiting that took `convert --to-hf` (a restore) from 1.67x to 1.43-1.52x the weights
-# (benchmarks/convert_memory.py); `--from-hf` stays ~1.4-1.5x, its extra is not these buffers.
-IN_FLIGHT_GB = 1
+# Limiting that bounds the host memory of a conversion above the weights themselves
+# (benchmarks/convert_memory.py). Orbax refuses an array larger than the limit, so the limit
+# is raised to the largest array (a 7B's stacked MLP weights are 3.8 GB each).
+IN_FLIGHT_GB = 0.25
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt",
                    "special_tokens_map.json", "added_tokens.json", "generation_config.json")
 
@@ -69,13 +71,15 @@ def save(model: Qwen2, path: str, tokenizer: str | None = None) -> None:
     # Without OCDBT, tensorstore writes each array's chunks straight to their files instead of
     # buffering the whole checkpoint until commit: on a 2.6 GB model the peak host memory of
     # `convert --from-hf` drops from 1.8x to 1.5x the weights. `load` reads either format.
-    handler = ocp.StandardCheckpointHandler(use_ocdbt=False, save_concurrent_gb=IN_FLIGHT_GB)
+    params = params_of(model)
+    handler = ocp.StandardCheckpointHandler(use_ocdbt=False,
+                                            save_concurrent_gb=in_flight_gb(params))
     absl_log = logging.getLogger("absl")
     level = absl_log.level
     absl_log.setLevel(logging.ERROR)  # orbax warns that it has no OCDBT files to merge
     try:
         with ocp.Checkpointer(handler) as checkpointer:
-            checkpointer.save(params_dir, args=ocp.args.StandardSave(params_of(model)))
+            checkpointer.save(params_dir, args=ocp.args.StandardSave(params))
     finally:
         absl_log.setLevel(level)
 
@@ -154,9 +158,17 @@ def restore_params(cfg: Qwen2Config, params_dir: str, shardings=None) -> dict:
     target = {name: jax.ShapeDtypeStruct(shape, cfg.weight_dtype,
                                          sharding=flat_shardings.get(name, default))
               for name, (shape, _) in flat_items(param_specs(cfg))}
-    handler = ocp.StandardCheckpointHandler(restore_concurrent_gb=IN_FLIGHT_GB)
+    handler = ocp.StandardCheckpointHandler(restore_concurrent_gb=in_flight_gb(target))
     with ocp.Checkpointer(handler) as checkpointer:
         return checkpointer.restore(params_dir, args=ocp.args.StandardRestore(nest(target)))
+
+
+def in_flight_gb(tree) -> float:
+    """Orbax's host-buffer budget for saving or restoring `tree`: IN_FLIGHT_GB, or the largest
+    array's size when that is larger (orbax counts 1e9 bytes to the GB)."""
+    largest = max(math.prod(x.shape) * jax.numpy.dtype(x.dtype).itemsize
+                  for x in jax.tree.leaves(tree))
+    return max(IN_FLIGHT_GB, math.ceil(largest / 1e6) / 1e3)
 
 
 def _check_saved_tree(cfg: Qwen2Config, params_dir: str) -> None:
