@@ -84,7 +84,7 @@ def _pick(logits, key, sample: bool, temperature, top_p, vocab_limit):
     """
     logits = jnp.where(jnp.arange(logits.shape[-1]) < vocab_limit, logits, -jnp.inf)
     if not sample:
-        return jnp.argmax(logits, axis=-1).astype(jnp.int32)
+        return _argmax(logits)
     logits = logits.astype(jnp.float32) / temperature
     ordered = jnp.sort(logits, axis=-1)[:, ::-1]
     probs = jax.nn.softmax(ordered, axis=-1)
@@ -93,6 +93,18 @@ def _pick(logits, key, sample: bool, temperature, top_p, vocab_limit):
     threshold = jnp.min(jnp.where(kept, ordered, jnp.inf), axis=-1, keepdims=True)
     logits = jnp.where(logits < threshold, -jnp.inf, logits)
     return jax.random.categorical(key, logits, axis=-1).astype(jnp.int32)
+
+
+def _argmax(logits):
+    """jnp.argmax over the last axis (the first index among ties) as two plain reductions.
+
+    XLA:CPU runs argmax's paired (value, index) reduction as a scalar loop, the costliest op of
+    a decode step at 32 rows of 128 logits in a profile; a max, a compare and a min vectorize,
+    and greedy decoding of the micro benchmark got ~10% faster.
+    """
+    top = jnp.max(logits, axis=-1, keepdims=True)
+    index = jnp.arange(logits.shape[-1], dtype=jnp.int32)
+    return jnp.min(jnp.where(logits == top, index, logits.shape[-1]), axis=-1)
 
 
 def _prefill_chunk(rows: int, length: int, vocab: int) -> int:

@@ -174,6 +174,17 @@ def test_bad_requests_fail_with_one_clear_error(decoder, kwargs, message):
                          **args)
 
 
+def test_argmax_picks_the_first_of_tied_maxima_like_jnp_argmax():
+    from tailjax.decode import _argmax
+
+    rng = np.random.default_rng(0)
+    logits = rng.integers(-3, 3, (64, 50)).astype(np.float32)  # many ties
+    logits[0] = -np.inf
+    logits[1, 7:] = -np.inf
+    np.testing.assert_array_equal(np.asarray(_argmax(jax.numpy.asarray(logits))),
+                                  np.argmax(logits, axis=-1))
+
+
 def test_left_padding_and_buckets():
     ids, lengths = left_pad([[7, 8], [9]], 4, 3, pad_id=0)
     assert ids.tolist() == [[0, 0, 7, 8], [0, 0, 0, 9], [0, 0, 0, 0]]
