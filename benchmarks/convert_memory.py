@@ -58,7 +58,7 @@ def write_random_hf(directory: str, layers: int, hidden: int) -> int:
     import numpy as np
 
     from tailjax.model.convert import save_hf_params
-    from tailjax.model.qwen2 import flat_items, nest, param_specs
+    from tailjax.model.qwen2 import flat_items, param_specs
     from tailjax.model.qwen2_config import Qwen2Config
 
     cfg = Qwen2Config(vocab_size=32000, hidden_size=hidden, intermediate_size=hidden * 11 // 4,
@@ -69,7 +69,7 @@ def write_random_hf(directory: str, layers: int, hidden: int) -> int:
     flat = {name: (0.02 * rng.standard_normal(shape, np.float32)).astype(ml_dtypes.bfloat16)
             for name, (shape, _) in flat_items(param_specs(cfg))}
     nbytes = sum(a.nbytes for a in flat.values())
-    save_hf_params(cfg, nest(flat), directory)
+    save_hf_params(cfg, flat.__getitem__, directory)
     cfg.save(os.path.join(directory, "config.json"))
     return nbytes
 

@@ -16,6 +16,7 @@ import sys
 def from_hf(src: str, out: str, dtype: str | None = None) -> None:
     from tailjax.model.loading import checkpoint_tokenizer, load, save
 
+
     if os.path.isdir(out) and os.listdir(out):
         raise ValueError(f"{out} exists and is not empty; convert into a new directory")
     if not os.path.exists(os.path.join(src, "config.json")):
@@ -27,9 +28,9 @@ def from_hf(src: str, out: str, dtype: str | None = None) -> None:
 
 
 def to_hf(src: str, out: str, dtype: str | None = None, tokenizer: str | None = None) -> None:
-    from tailjax.model.loading import checkpoint_tokenizer, load, save_hf
-    model = load(src, dtype=dtype)
-    save_hf(model, out, tokenizer or checkpoint_tokenizer(src))
+    from tailjax.model.loading import checkpoint_tokenizer, export_hf
+
+    export_hf(src, out, dtype, tokenizer or checkpoint_tokenizer(src))
 
 
 def main(argv=None) -> int:

@@ -182,6 +182,16 @@ def test_training_run_layout_loads_the_latest_finished_step(hf_models, tmp_path)
     os.makedirs(os.path.join(run, "30.orbax-checkpoint-tmp-1"))  # an interrupted save
     latest = load(run)
     np.testing.assert_array_equal(latest.layers.q[...], 2 * np.asarray(model.layers.q[...]))
+    # --to-hf reads the run one parameter at a time, here casting to bfloat16 as it goes.
+    back = str(tmp_path / "hf")
+    assert convert.main(["--to-hf", run, "--out", back, "--dtype", "bfloat16"]) == 0
+    exported = _load_torch_free(os.path.join(back, "model.safetensors"))
+    original = load_file(os.path.join(directory, "model.safetensors"))
+    assert sorted(exported) == sorted(original)
+    for name, tensor in original.items():
+        expected = (2 * tensor).astype(exported[name].dtype)
+        assert exported[name].dtype == jnp.bfloat16 and np.array_equal(
+            exported[name].view(np.uint16), expected.view(np.uint16)), name
 
 
 # ---- bad input: one clear line each --------------------------------------------------------

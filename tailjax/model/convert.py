@@ -159,22 +159,32 @@ def _param_source(param_rules: list[_Rule], files, shape, dtype) -> Callable:
     return source
 
 
-def hf_tensors(cfg: Qwen2Config, params: dict) -> Iterator[tuple]:
+def hf_tensors(cfg: Qwen2Config, fetch: Callable[[str], object]) -> Iterator[tuple]:
     """(name, shape, dtype, producer) for every HF tensor, for safetensors_io.write_dir.
 
-    A producer fetches one layer slice of one parameter to the host when it is written.
+    fetch(param) returns one parameter ("layers/q") of dtype cfg.param_dtype. Tensors come
+    parameter by parameter, so each parameter is fetched once, when its first tensor is
+    written, and dropped after its last: only one parameter is on the host at a time.
     """
-    flat = dict(flat_items(params, is_leaf=lambda x: hasattr(x, "shape")))
-    for r in rules(cfg):
-        array = flat[r.param]
-        dtype = np.dtype(array.dtype)
+    dtype = np.dtype(cfg.weight_dtype)
+    order = {name: i for i, (name, _) in enumerate(flat_items(param_specs(cfg)))}
+    held: dict[str, np.ndarray] = {}
 
-        def produce(r=r, array=array):
+    def parameter(name):
+        if name not in held:
+            held.clear()  # the previous parameter's tensors are all written
+            held[name] = fetch(name)
+        return held[name]
+
+    for r in sorted(rules(cfg), key=lambda r: (order[r.param], r.layer or 0)):
+        def produce(r=r):
+            array = parameter(r.param)
             ours = array if r.layer is None else array[r.layer]
             return r.to_hf(np.asarray(jax.device_get(ours)))
         yield r.hf_name, r.hf_shape, dtype, produce
 
 
-def save_hf_params(cfg: Qwen2Config, params: dict, directory: str) -> list[str]:
-    """Write the parameters as HF safetensors (sharded above 5 GiB); returns the file names."""
-    return write_dir(directory, hf_tensors(cfg, params))
+def save_hf_params(cfg: Qwen2Config, fetch: Callable[[str], object], directory: str) -> list[str]:
+    """Write the parameters (read one at a time with `fetch`, see hf_tensors) as HF safetensors,
+    sharded above 5 GiB; returns the file names."""
+    return write_dir(directory, hf_tensors(cfg, fetch))

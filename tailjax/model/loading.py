@@ -46,6 +46,16 @@ def load(path: str, dtype: str | None = None, mesh=None, **runtime) -> Qwen2:
     mesh: place each parameter on its shards (sharding.param_shardings) as it is read.
     """
     kind, params_dir = checkpoint_layout(path)
+    cfg = _stored_config(path, kind, dtype, runtime)
+    shardings = param_shardings(cfg, mesh) if mesh is not None else None
+    if kind == "hf":
+        params = load_hf_params(cfg, path, shardings)
+    else:
+        params = restore_params(cfg, params_dir, shardings)
+    return from_params(cfg, params)
+
+
+def _stored_config(path: str, kind: str, dtype: str | None, runtime: dict) -> Qwen2Config:
     if kind == "hf":
         hf = _read_json(os.path.join(path, "config.json"))
         saved = stored_dtype(SafetensorsDir(path))
@@ -53,13 +63,7 @@ def load(path: str, dtype: str | None = None, mesh=None, **runtime) -> Qwen2:
         hf = _read_json(resolve(path) / MODEL_CONFIG)
         saved = hf.get("dtype") or hf.get("torch_dtype") or "float32"
     runtime.setdefault("param_dtype", dtype or saved)
-    cfg = Qwen2Config.from_hf(hf, dtype=dtype or runtime["param_dtype"], **runtime)
-    shardings = param_shardings(cfg, mesh) if mesh is not None else None
-    if kind == "hf":
-        params = load_hf_params(cfg, path, shardings)
-    else:
-        params = restore_params(cfg, params_dir, shardings)
-    return from_params(cfg, params)
+    return Qwen2Config.from_hf(hf, dtype=dtype or runtime["param_dtype"], **runtime)
 
 
 def save(model: Qwen2, path: str, tokenizer: str | None = None) -> None:
@@ -89,6 +93,38 @@ def save_hf(model: Qwen2, directory: str, tokenizer: str | None = None) -> list[
     vLLM) load: *.safetensors in the parameters' dtype, config.json, and the tokenizer files of
     `tokenizer`: an HF tokenizer directory's own, "tail-bpe" written as HF files ("char" has no
     HF form)."""
+    cfg = model.config.replace(param_dtype=str(model.embed.dtype))
+    flat = dict(flat_items(params_of(model), is_leaf=lambda x: hasattr(x, "shape")))
+    return _write_hf(cfg, flat.__getitem__, directory, tokenizer)
+
+
+def export_hf(path: str, directory: str, dtype: str | None = None,
+              tokenizer: str | None = None) -> list[str]:
+    """save_hf(load(path, dtype), directory, tokenizer), but a tailjax checkpoint or run is read
+    one parameter at a time (orbax partial restore), so the host holds one parameter, not the
+    model (`convert --to-hf`)."""
+    kind, params_dir = checkpoint_layout(path)
+    if kind == "hf":
+        return save_hf(load(path, dtype), directory, tokenizer)
+    cfg = _stored_config(path, kind, dtype, {})
+    _check_saved_tree(cfg, params_dir)
+    specs = dict(flat_items(param_specs(cfg)))
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+
+    def fetch(name):
+        target = jax.ShapeDtypeStruct(specs[name][0], cfg.weight_dtype, sharding=device)
+        item = nest({name: target})
+        restore_args = jax.tree.map(lambda t: ocp.ArrayRestoreArgs(
+            sharding=t.sharding, global_shape=t.shape, dtype=t.dtype), item)
+        handler = ocp.PyTreeCheckpointHandler(restore_concurrent_gb=in_flight_gb(item))
+        with ocp.Checkpointer(handler) as checkpointer:
+            restored = checkpointer.restore(params_dir, args=ocp.args.PyTreeRestore(
+                item=item, restore_args=restore_args, partial_restore=True))
+        return dict(flat_items(restored, is_leaf=lambda x: hasattr(x, "shape")))[name]
+    return _write_hf(cfg, fetch, directory, tokenizer)
+
+
+def _write_hf(cfg: Qwen2Config, fetch, directory: str, tokenizer: str | None) -> list[str]:
     from tailjax.tokenizer import BUILTIN, load_tokenizer
 
     if os.path.isdir(directory) and os.listdir(directory):
@@ -96,8 +132,7 @@ def save_hf(model: Qwen2, directory: str, tokenizer: str | None = None) -> list[
     if tokenizer and tokenizer not in BUILTIN and not os.path.isdir(tokenizer):
         raise ValueError(f"tokenizer directory {tokenizer} (recorded in the checkpoint) does not "
                          "exist; pass the tokenizer's directory explicitly")
-    cfg = model.config.replace(param_dtype=str(model.embed.dtype))
-    files = save_hf_params(cfg, params_of(model), directory)
+    files = save_hf_params(cfg, fetch, directory)
     cfg.save(os.path.join(directory, "config.json"))
     if tokenizer in BUILTIN:
         built_in = load_tokenizer(tokenizer)
