@@ -15,7 +15,8 @@ contention (measured 64 tok/s at batch 1), so compare against --torch-threads 1 
 fastest setting there, and quote the lower ratio.
 
 Shapes: "micro" (hidden 64, 2 layers: decoding cost is mostly per-step overhead, the regime of
-TAIL's tiny demo at batch 1) and "tiny" (hidden 256, 4 layers); "0.5b" is Qwen2.5-0.5B's shape with random weights, for GPUs.
+TAIL's tiny demo at batch 1) and "tiny" (hidden 256, 4 layers); "0.5b" is Qwen2.5-0.5B's shape
+with random weights, for GPUs.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ def main(argv=None) -> int:
         decoder = Decoder(load(tmp, dtype="float32"))
     print(f"shape {args.shape} ({sum(p.numel() for p in hf.parameters())} parameters), prompt "
           f"{args.prompt} tokens, {args.new} new tokens, float32, torch threads "
-          f"{torch.get_num_threads()}, {os.cpu_count()} cores, JAX on {jax.devices()[0].device_kind}"
+          f"{torch.get_num_threads()}, {os.cpu_count()} cores, "
+          f"JAX on {jax.devices()[0].device_kind}"
           + (f", torch on {torch.cuda.get_device_name()}" if args.device == "gpu" else "")
           + f"; built and loaded in {time.perf_counter() - start:.0f} s", flush=True)
     print(f"{'batch':>5} {'transformers tok/s':>19} {'tailjax tok/s':>14} {'ratio':>7} "

@@ -16,7 +16,6 @@ import sys
 def from_hf(src: str, out: str, dtype: str | None = None) -> None:
     from tailjax.model.loading import checkpoint_tokenizer, load, save
 
-
     if os.path.isdir(out) and os.listdir(out):
         raise ValueError(f"{out} exists and is not empty; convert into a new directory")
     if not os.path.exists(os.path.join(src, "config.json")):

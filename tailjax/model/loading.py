@@ -22,8 +22,8 @@ import jax
 import orbax.checkpoint as ocp
 
 from tailjax.model.convert import load_hf_params, save_hf_params, stored_dtype
-from tailjax.model.qwen2 import (Qwen2, Qwen2Config, flat_items, from_params, nest, param_specs,
-                                 params_of)
+from tailjax.model.qwen2 import (Qwen2, Qwen2Config, flat_arrays, flat_items, from_params, nest,
+                                 param_specs, params_of)
 from tailjax.model.safetensors_io import SafetensorsDir
 from tailjax.model.sharding import param_shardings
 from tailjax.paths import resolve
@@ -94,8 +94,7 @@ def save_hf(model: Qwen2, directory: str, tokenizer: str | None = None) -> list[
     `tokenizer`: an HF tokenizer directory's own, "tail-bpe" written as HF files ("char" has no
     HF form)."""
     cfg = model.config.replace(param_dtype=str(model.embed.dtype))
-    flat = dict(flat_items(params_of(model), is_leaf=lambda x: hasattr(x, "shape")))
-    return _write_hf(cfg, flat.__getitem__, directory, tokenizer)
+    return _write_hf(cfg, flat_arrays(params_of(model)).__getitem__, directory, tokenizer)
 
 
 def export_hf(path: str, directory: str, dtype: str | None = None,
@@ -120,7 +119,7 @@ def export_hf(path: str, directory: str, dtype: str | None = None,
         with ocp.Checkpointer(handler) as checkpointer:
             restored = checkpointer.restore(params_dir, args=ocp.args.PyTreeRestore(
                 item=item, restore_args=restore_args, partial_restore=True))
-        return dict(flat_items(restored, is_leaf=lambda x: hasattr(x, "shape")))[name]
+        return flat_arrays(restored)[name]
     return _write_hf(cfg, fetch, directory, tokenizer)
 
 
@@ -210,7 +209,7 @@ def _check_saved_tree(cfg: Qwen2Config, params_dir: str) -> None:
     """One clear line for a checkpoint that does not match its config (not orbax's tree diff)."""
     with ocp.StandardCheckpointer() as checkpointer:
         saved_tree = checkpointer.metadata(params_dir).item_metadata.tree
-    saved = dict(flat_items(saved_tree, is_leaf=lambda x: hasattr(x, "shape")))
+    saved = flat_arrays(saved_tree)
     for name, (shape, _) in flat_items(param_specs(cfg)):
         if name not in saved:
             raise ValueError(f"parameter {name} is missing from {params_dir} (expected shape "

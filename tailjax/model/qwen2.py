@@ -197,7 +197,7 @@ def from_params(cfg: Qwen2Config, params: dict) -> Qwen2:
     """
     expected = param_specs(cfg)
     flat_expected = dict(flat_items(expected))
-    flat_given = dict(flat_items(params, is_leaf=lambda x: hasattr(x, "shape")))
+    flat_given = flat_arrays(params)
     for name in flat_expected.keys() - flat_given.keys():
         raise ValueError(f"parameter {name} is missing (expected shape {flat_expected[name][0]})")
     for name in flat_given.keys() - flat_expected.keys():
@@ -232,6 +232,11 @@ def flat_items(tree, is_leaf=is_shape_axes):
     """("layers/q", leaf) pairs of a parameter-shaped tree (leaves: spec pairs by default)."""
     for path, leaf in jax.tree.flatten_with_path(tree, is_leaf=is_leaf)[0]:
         yield "/".join(str(k.key) for k in path), leaf
+
+
+def flat_arrays(tree) -> dict:
+    """{"layers/q": array, ...} of a parameter-shaped tree of arrays (or array metadata)."""
+    return dict(flat_items(tree, is_leaf=lambda x: hasattr(x, "shape")))
 
 
 def nest(flat: dict) -> dict:
