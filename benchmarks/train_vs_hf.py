@@ -5,11 +5,18 @@
     python benchmarks/train_vs_hf.py --device gpu --shape 0.5b --batch 8 --seq 1024 --dtype bfloat16
 
 Both sides run one full optimizer step (forward, backward, AdamW) on random tokens, in one
-process, alternating round by round so that both see the same machine load; the medians after
-warm-up are reported in tokens/s with their ratio. tailjax runs data parallel over one host
-device per core (`--xla_force_host_platform_device_count=<cores>`, single-threaded Eigen, as the
-demo does); torch uses its own intra-op threads over the same cores. bfloat16 means bf16 compute
-with float32 master weights on both sides (torch: autocast).
+process, in alternating rounds so that both see the same machine load: per round, each side
+runs one untimed step and then --steps timed ones. The untimed step absorbs the switch between
+frameworks (on the CPU the first tailjax step after torch's spent seconds in the kernel
+re-faulting memory torch had just freed), which a training run, one framework throughout,
+never pays. The medians of the timed steps give tokens/s and the ratio.
+
+On the CPU tailjax runs data parallel over one host device per core
+(`--xla_force_host_platform_device_count=<cores>`, single-threaded Eigen) with glibc's malloc
+on transparent huge pages (`tailjax.malloc.restart_with_huge_pages`), as the demo's training
+does; torch, in the same process, gets the same allocator and uses its own intra-op threads
+over the same cores. bfloat16 means bf16 compute with float32 master weights on both sides
+(torch: autocast).
 
 --device gpu runs both on one GPU (JAX's default device, torch's cuda), float32 meaning true
 float32 products on both sides (no TF32).
@@ -29,12 +36,15 @@ def parse_args(argv=None):
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--seq", type=int, default=512)
     p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
-    p.add_argument("--rounds", type=int, default=6, help="timed steps per side")
-    p.add_argument("--warmup", type=int, default=2, help="untimed steps per side first")
+    p.add_argument("--rounds", type=int, default=3, help="rounds of steps per side")
+    p.add_argument("--steps", type=int, default=2, help="timed steps per side and round")
+    p.add_argument("--warmup", type=int, default=1, help="untimed steps per side first")
     p.add_argument("--only", choices=("both", "tailjax", "torch"), default="both")
     p.add_argument("--devices", type=int, default=os.cpu_count(),
                    help="host devices for tailjax's data parallelism (default: one per core)")
     p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    p.add_argument("--default-malloc", action="store_true",
+                   help="leave glibc malloc at its defaults (to measure what tuning it gives)")
     p.add_argument("--shape", choices=("tiny", "0.5b"), default="tiny",
                    help="tiny: the 2.85M-parameter shape of the issue; 0.5b: Qwen2.5-0.5B's")
     return p.parse_args(argv)
@@ -124,13 +134,18 @@ def torch_step(args):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    flags = os.environ.get("XLA_FLAGS", "")
     if args.device == "gpu":
         os.environ.setdefault("JAX_PLATFORMS", "cuda")
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # torch shares the GPU
-    elif "xla_force_host_platform_device_count" not in flags:
-        os.environ["XLA_FLAGS"] = (f"{flags} --xla_force_host_platform_device_count="
-                                   f"{args.devices} --xla_cpu_multi_thread_eigen=false").strip()
+    else:
+        from tailjax import malloc
+        from tailjax.train import use_cpu_devices
+
+        # As `python -m tailjax.train` sets up a CPU run: huge-page malloc (torch, in this
+        # process too, gets the same allocator), one single-threaded device per core.
+        if not args.default_malloc:
+            malloc.restart_with_huge_pages()
+        use_cpu_devices(args.devices)
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     tokens = args.batch * args.seq
     sides = {}
@@ -144,13 +159,15 @@ def main(argv=None) -> int:
     times = {name: [] for name in sides}
     for _ in range(args.rounds):
         for name, (run, _) in sides.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
+            run()  # settles after the other side's step (untimed)
+            for _ in range(args.steps):
+                start = time.perf_counter()
+                run()
+                times[name].append(time.perf_counter() - start)
     import jax
     print(f"{args.shape} shape, batch {args.batch} x {args.seq}, {args.dtype}, "
           f"{jax.devices()[0].device_kind} ({os.cpu_count()} cores), "
-          f"{args.rounds} timed steps each (median)")
+          f"{args.rounds} x {args.steps} timed steps each (median)")
     rate = {}
     for name, (_, parallel) in sides.items():
         rate[name] = tokens / statistics.median(times[name])

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import sys
 
@@ -59,19 +58,8 @@ def main(argv=None) -> int:
     return 0
 
 
-def one_malloc_arena() -> None:
-    """Let glibc reuse what orbax's writer threads free instead of keeping a heap per thread.
-
-    With a heap per thread, `--from-hf` kept ~0.5x the weights of freed buffers resident (peak
-    1.5x the weights); with one heap the peak is ~1.2x. It must run before jax and tensorstore
-    start their threads, so the heavy imports above are inside the functions.
-    """
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(-8, 1)  # M_ARENA_MAX
-    except (OSError, AttributeError):  # not glibc: nothing to tune
-        pass
-
-
 if __name__ == "__main__":
-    one_malloc_arena()
+    from tailjax import malloc
+
+    malloc.one_arena()  # before jax and tensorstore start threads: see tailjax.malloc
     sys.exit(main())

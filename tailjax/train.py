@@ -505,7 +505,10 @@ def use_cpu_devices(count: int):
                                "--xla_cpu_multi_thread_eigen=false").strip()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, as_program: bool = False) -> int:
+    """The command line. as_program: this process is `python -m tailjax.train` and may re-exec
+    itself (a CPU run restarts once with huge-page malloc, see `malloc.restart_with_huge_pages`).
+    """
     args = build_parser().parse_args(argv)
     from tailjax import distributed
 
@@ -514,6 +517,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if as_program and cfg.mesh.cpu_devices > 0:
+        from tailjax import malloc
+
+        malloc.restart_with_huge_pages()
     use_cpu_devices(cfg.mesh.cpu_devices)
     try:
         distributed.initialize_from_args(args)  # bad flags are user errors too
@@ -528,4 +535,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(as_program=True))

@@ -264,3 +264,21 @@ def test_trained_run_is_loadable_by_the_model_loader(tmp_path):
     with open(os.path.join(cfg.train.out_dir, "checkpoints", "model_config.json")) as f:
         assert json.load(f)["tokenizer"] == "char"
     assert os.path.exists(os.path.join(cfg.train.out_dir, train_lib.LOSS_PLOT))
+
+
+def test_huge_page_restart_keeps_pid_arguments_and_tunables_and_happens_once():
+    """A CPU run re-execs itself once with glibc's huge-page malloc (tailjax.malloc): same pid,
+    same arguments, other tunables kept, and no second restart."""
+    from tailjax import malloc
+
+    code = ("import os, sys; from tailjax import malloc; "
+            "print(os.getpid(), sys.argv[1:], os.environ.get('GLIBC_TUNABLES'), flush=True); "
+            "malloc.restart_with_huge_pages()")
+    env = dict(os.environ, GLIBC_TUNABLES="glibc.malloc.arena_max=4")
+    lines = subprocess.run([sys.executable, "-c", code, "a b", "c"], env=env, cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.splitlines()
+    first = lines[0].split(" ", 1)[0] + " ['a b', 'c'] glibc.malloc.arena_max=4"
+    if not malloc._huge_pages_help():  # not glibc >= 2.35 with THP: nothing to do
+        assert lines == [first]
+        return
+    assert lines == [first, first + ":" + malloc.HUGE_PAGES]
