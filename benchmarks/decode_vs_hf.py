@@ -10,6 +10,10 @@ greedily for exactly --new tokens (no end token), the tokens are checked identic
 side is timed over --rounds rounds, alternating so that both see the same machine load; the
 medians after one untimed warm-up (tailjax's compile) give tokens/s and the ratio.
 
+On the CPU tailjax splits the rows over one host device per core (--devices), as `python -m
+tailjax.eval` does with the demo's mesh.cpu_devices, each device decoding its rows in its own
+loop; --devices 1 gives the single-device figure.
+
 torch threads: on a busy 2-core machine torch's default (one thread per core) collapses under
 contention (measured 64 tok/s at batch 1), so compare against --torch-threads 1 too, transformers'
 fastest setting there, and quote the lower ratio.
@@ -49,6 +53,9 @@ def parse_args(argv=None):
                    help="torch intra-op threads (default 0: torch's own choice)")
     p.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
                    help="where both sides run (gpu: torch on cuda, JAX on its default GPU)")
+    p.add_argument("--devices", type=int, default=os.cpu_count(),
+                   help="CPU: host devices tailjax splits the rows over, as `python -m "
+                        "tailjax.eval` does with mesh.cpu_devices (default: one per core)")
     return p.parse_args(argv)
 
 
@@ -72,6 +79,10 @@ def hf_model(shape: str, path: str, device: str = "cpu"):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.device == "cpu":
+        from tailjax.train import use_cpu_devices
+
+        use_cpu_devices(args.devices)
     os.environ.setdefault("JAX_PLATFORMS", "cpu" if args.device == "cpu" else "cuda")
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # torch shares the GPU
     import jax
@@ -79,18 +90,19 @@ def main(argv=None) -> int:
     import torch
 
     from tailjax.decode import Decoder
-    from tailjax.model import load
+    from tailjax.model import load, sharding
 
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         hf = hf_model(args.shape, tmp, args.device)
-        decoder = Decoder(load(tmp, dtype="float32"))
+        mesh = sharding.make_mesh({"data": -1}) if jax.device_count() > 1 else None
+        decoder = Decoder(load(tmp, dtype="float32", mesh=mesh), mesh=mesh)
     print(f"shape {args.shape} ({sum(p.numel() for p in hf.parameters())} parameters), prompt "
           f"{args.prompt} tokens, {args.new} new tokens, float32, torch threads "
           f"{torch.get_num_threads()}, {os.cpu_count()} cores, "
-          f"JAX on {jax.devices()[0].device_kind}"
+          f"JAX on {jax.device_count()} {jax.devices()[0].device_kind} device(s)"
           + (f", torch on {torch.cuda.get_device_name()}" if args.device == "gpu" else "")
           + f"; built and loaded in {time.perf_counter() - start:.0f} s", flush=True)
     print(f"{'batch':>5} {'transformers tok/s':>19} {'tailjax tok/s':>14} {'ratio':>7} "

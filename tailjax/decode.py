@@ -9,7 +9,9 @@ growing power-of-two windows of the cache, so a step reads only about the slots 
 not the whole budget. The cache is donated to the compiled function and handed back, so it is
 updated in place and reused by the next call of the same shape instead of being reallocated.
 With a mesh, rows are sharded over the data axes and the cache follows the model's rules
-(batch over data, kv heads over tensor); `plan_kv_cache` sizes it per device beforehand.
+(batch over data, kv heads over tensor); `plan_kv_cache` sizes it per device beforehand. Along
+the pure data axis (parameters replicated) each shard of rows decodes in its own loop, with no
+communication per step; on a CPU split into one device per core that is ~1.7x the tokens/s.
 
 Greedy by default (argmax, first index on ties, as transformers does); temperature and top-p
 sampling take an explicit PRNG key.
@@ -27,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from jax.sharding import PartitionSpec as P
 
 from tailjax.model import sharding
 from tailjax.model.cache_attention import SEQ_AXIS, cache_shapes, restack, unstack
@@ -208,10 +211,31 @@ def _decode(graphdef, state, cache, ids, prompt_lens, active, key, ends, pad_id,
     return out, lengths, ~done, cache
 
 
+def _decode_apart(graphdef, state, cache, ids, prompt_lens, active, key, *scalars,
+                  rows_apart: tuple[str, ...], **static):
+    """`_decode`, with the rows split over the mesh axes `rows_apart` (where the parameters are
+    replicated) decoding each in its own loop: no collective per step for `all(done)` and each
+    shard stops when its own rows are done. Other mesh axes (fsdp, tensor) stay automatic."""
+    if not rows_apart:
+        return _decode(graphdef, state, cache, ids, prompt_lens, active, key, *scalars, **static)
+    rows = P(rows_apart)
+
+    def shard(state, cache, ids, prompt_lens, active, key, *scalars):
+        # A different random stream per shard, or shards would sample alike.
+        key = jax.random.fold_in(key, jax.lax.axis_index(rows_apart))
+        return _decode(graphdef, state, cache, ids, prompt_lens, active, key, *scalars, **static)
+
+    cache_rows = P(None, rows_apart)  # [layers, batch, ...]
+    in_specs = (P(), cache_rows, rows, rows, rows, P(), *[P()] * len(scalars))
+    return jax.shard_map(shard, in_specs=in_specs,
+                         out_specs=(rows, rows, rows, cache_rows), axis_names=set(rows_apart),
+                         check_vma=False)(state, cache, ids, prompt_lens, active, key, *scalars)
+
+
 _decode_jit = jax.jit(
-    _decode,
+    _decode_apart,
     static_argnums=(0,),
-    static_argnames=("max_new_tokens", "sample", "chunk", "vocab", "first_window"),
+    static_argnames=("rows_apart", "max_new_tokens", "sample", "chunk", "vocab", "first_window"),
     donate_argnames=("cache",),
 )
 
@@ -275,7 +299,8 @@ class Decoder:
                 jnp.int32(vocab_limit or self.config.vocab_size),
                 max_new_tokens=int(max_new_tokens), sample=temperature > 0,
                 chunk=_prefill_chunk(rows, length, self.config.vocab_size),
-                vocab=self.config.vocab_size, first_window=self.first_window)
+                vocab=self.config.vocab_size, first_window=self.first_window,
+                rows_apart=() if self.mesh is None else sharding.replica_axes(self.mesh))
         self._cache = cache
         out, lengths, truncated = (_to_host(x)[:n] for x in (out, lengths, truncated))
         return Generation(out, lengths, truncated)

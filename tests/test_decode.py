@@ -146,6 +146,17 @@ def test_sharded_decoding_on_a_mesh_gives_the_same_tokens(hf_model_dir, decoder,
     assert "data" in str(spec[1]) and spec[2] == "tensor"  # batch over data, kv heads over tensor
 
 
+def test_sampling_on_a_mesh_gives_each_shard_of_rows_its_own_random_stream(hf_model_dir, prompts):
+    mesh = sharding.make_mesh({"data": 4, "tensor": 2})
+    sharded = Decoder(load(hf_model_dir[1], dtype="float32", mesh=mesh), mesh=mesh)
+    same = [prompts[0]] * 8  # two rows per data shard, each shard decoding in its own loop
+    hot = [sharded.generate(same, NEW, [], temperature=5.0, key=jax.random.key(3)).rows()
+           for _ in range(2)]
+    assert hot[0] == hot[1]  # reproducible per key
+    # One stream for every shard would give rows 0, 2, 4 and 6 (each shard's first) alike.
+    assert len({tuple(r) for r in hot[0][::2]}) == 4
+
+
 def test_sampling_is_reproducible_per_key_and_top_p_near_zero_is_greedy(decoder, prompts):
     greedy = decoder.generate(prompts, NEW, end_ids=[]).rows()
     key = jax.random.key(7)

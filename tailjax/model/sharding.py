@@ -48,6 +48,12 @@ RULES: Mapping[str, tuple[str, ...] | None] = {
 }
 
 
+def replica_axes(mesh) -> tuple[str, ...]:
+    """The mesh axes (of size > 1) that split the batch while every parameter is replicated
+    along them: work on different rows there needs no communication at all."""
+    return tuple(a for a in RULES["batch"] if a == "data" and mesh.shape[a] > 1)
+
+
 def make_mesh(shape: Mapping[str, int] | None = None, devices: Sequence[Any] | None = None):
     """A mesh with axes (data, fsdp, tensor) from e.g. {"fsdp": 2, "tensor": 4}.
 
@@ -84,7 +90,7 @@ def logical_to_spec(logical_axes: Sequence[str | None], shape: Sequence[int] | N
     With `shape`, a mesh axis is used for a dimension only when it divides it evenly; a mesh axis
     is never used twice in one spec.
     """
-    used: set[str] = set()
+    used: set[str] = set(getattr(mesh, "manual_axes", ()))  # inside shard_map: split already
     spec = []
     for i, name in enumerate(logical_axes):
         if name is not None and name not in RULES:
@@ -115,7 +121,7 @@ def constrain(x: jax.Array, logical_axes: Sequence[str | None]) -> jax.Array:
     Without a mesh (or on a single device) this is the identity, so the model runs anywhere.
     """
     mesh = jax.sharding.get_abstract_mesh()
-    if mesh.empty or mesh.size == 1:
+    if mesh.empty or mesh.size == 1 or not mesh.auto_axes:
         return x
     return jax.lax.with_sharding_constraint(x, logical_to_spec(logical_axes, x.shape, mesh))
 
