@@ -138,14 +138,11 @@ def main(argv=None) -> int:
         os.environ.setdefault("JAX_PLATFORMS", "cuda")
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # torch shares the GPU
     else:
-        from tailjax import malloc
         from tailjax.train import use_cpu_devices
 
         # As `python -m tailjax.train` sets up a CPU run: huge-page malloc (torch, in this
         # process too, gets the same allocator), one single-threaded device per core.
-        if not args.default_malloc:
-            malloc.restart_with_huge_pages()
-        use_cpu_devices(args.devices)
+        use_cpu_devices(args.devices, huge_pages=not args.default_malloc)
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     tokens = args.batch * args.seq
     sides = {}

@@ -495,14 +495,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def use_cpu_devices(count: int):
+def use_cpu_devices(count: int, huge_pages: bool = False):
     """Split a CPU-only host into `count` single-threaded devices; must run before JAX starts
-    its backend (XLA reads XLA_FLAGS then). An explicit device count in XLA_FLAGS wins."""
-    flags = os.environ.get("XLA_FLAGS", "")
-    if count <= 0 or "xla_force_host_platform_device_count" in flags:
+    its backend (XLA reads XLA_FLAGS then). An explicit device count in XLA_FLAGS wins.
+
+    huge_pages: first restart this process once with huge-page malloc (for training, see
+    `malloc.restart_with_huge_pages`); only a program's own entry point may ask for that.
+    """
+    if count <= 0:
         return
-    os.environ["XLA_FLAGS"] = (f"{flags} --xla_force_host_platform_device_count={count} "
-                               "--xla_cpu_multi_thread_eigen=false").strip()
+    if huge_pages:
+        from tailjax import malloc
+
+        malloc.restart_with_huge_pages()
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" not in flags:
+        os.environ["XLA_FLAGS"] = (f"{flags} --xla_force_host_platform_device_count={count} "
+                                   "--xla_cpu_multi_thread_eigen=false").strip()
 
 
 def main(argv: Sequence[str] | None = None, *, as_program: bool = False) -> int:
@@ -517,11 +526,7 @@ def main(argv: Sequence[str] | None = None, *, as_program: bool = False) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if as_program and cfg.mesh.cpu_devices > 0:
-        from tailjax import malloc
-
-        malloc.restart_with_huge_pages()
-    use_cpu_devices(cfg.mesh.cpu_devices)
+    use_cpu_devices(cfg.mesh.cpu_devices, huge_pages=as_program)
     try:
         distributed.initialize_from_args(args)  # bad flags are user errors too
         train(cfg, progress=not args.no_progress)

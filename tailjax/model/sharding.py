@@ -51,7 +51,7 @@ RULES: Mapping[str, tuple[str, ...] | None] = {
 def replica_axes(mesh) -> tuple[str, ...]:
     """The mesh axes (of size > 1) that split the batch while every parameter is replicated
     along them: work on different rows there needs no communication at all."""
-    return tuple(a for a in RULES["batch"] if a == "data" and mesh.shape[a] > 1)
+    return ("data",) if mesh.shape["data"] > 1 else ()
 
 
 def make_mesh(shape: Mapping[str, int] | None = None, devices: Sequence[Any] | None = None):
