@@ -148,10 +148,10 @@ def _put_window(cache, window):
 
 def _decode(graphdef, state, cache, ids, prompt_lens, active, key, ends, pad_id, temperature,
             top_p, vocab_limit, *, max_new_tokens: int, sample: bool, chunk: int, vocab: int,
-            first_window: int):
+            first_window: int, fuse: bool):
     """The compiled body: prefill the left-padded prompts, then decode until done."""
     model = nnx.merge(graphdef, state)
-    layers = model.layer_list()  # sliced once here, not on every step
+    layers = model.layer_list(fuse)  # sliced (and joined) once here, not on every step
     rows, length = ids.shape
     max_len = length + max_new_tokens
     first = length - prompt_lens  # the slot of each row's first real prompt token
@@ -235,7 +235,8 @@ def _decode_apart(graphdef, state, cache, ids, prompt_lens, active, key, *scalar
 _decode_jit = jax.jit(
     _decode_apart,
     static_argnums=(0,),
-    static_argnames=("rows_apart", "max_new_tokens", "sample", "chunk", "vocab", "first_window"),
+    static_argnames=("rows_apart", "max_new_tokens", "sample", "chunk", "vocab", "first_window",
+                     "fuse"),
     donate_argnames=("cache",),
 )
 
@@ -254,6 +255,9 @@ class Decoder:
         self.mesh = mesh
         self.cache_dtype = cache_dtype  # None: the model's compute dtype
         self.first_window = first_window
+        # Joined q/k/v and gate/up weights need those weights whole on each device.
+        self.fuse_projections = mesh is None or all(
+            mesh.shape[a] == 1 for a in mesh.axis_names if a not in sharding.replica_axes(mesh))
         self._graphdef, self._state = nnx.split(model)
         self._init_cache = model.init_cache
         self._cache = None
@@ -300,7 +304,8 @@ class Decoder:
                 max_new_tokens=int(max_new_tokens), sample=temperature > 0,
                 chunk=_prefill_chunk(rows, length, self.config.vocab_size),
                 vocab=self.config.vocab_size, first_window=self.first_window,
-                rows_apart=() if self.mesh is None else sharding.replica_axes(self.mesh))
+                rows_apart=() if self.mesh is None else sharding.replica_axes(self.mesh),
+                fuse=self.fuse_projections)
         self._cache = cache
         out, lengths, truncated = (_to_host(x)[:n] for x in (out, lengths, truncated))
         return Generation(out, lengths, truncated)

@@ -75,9 +75,11 @@ def test_default_positions_and_segments_are_a_causal_forward():
     np.testing.assert_allclose(jax.jit(lambda m, ids: m(ids))(model, ids), explicit, atol=1e-5)
 
 
-@pytest.mark.parametrize("scan", [False, True])
-def test_cached_decoding_with_left_padding_equals_full_forward(scan):
-    model = small_model(scan_layers=scan)
+@pytest.mark.parametrize("layers", ["unrolled", "scan", "fused"])
+def test_cached_decoding_with_left_padding_equals_full_forward(layers):
+    # "fused": the decoder's per-layer weights with q/k/v and gate/up joined into one matmul each
+    model = small_model(scan_layers=layers == "scan")
+    fuse = layers == "fused"
     rng = np.random.default_rng(2)
     prompts = [rng.integers(0, 97, 13), rng.integers(0, 97, 6)]
     steps, width, max_len = 5, 13, 24
@@ -88,8 +90,9 @@ def test_cached_decoding_with_left_padding_equals_full_forward(scan):
     ids = np.stack([np.concatenate([np.zeros(n, int), p]) for n, p in zip(pads, prompts)])
     positions = np.stack([np.maximum(np.arange(width) - n, 0) for n in pads])
     kv_mask = jnp.asarray(np.stack([np.arange(max_len) >= n for n in pads]))
-    step = jax.jit(lambda m, ids, pos, cache, i: m(ids, pos, cache=cache, cache_index=i,
-                                                  kv_mask=kv_mask))
+    step = jax.jit(lambda m, ids, pos, cache, i: m(
+        ids, pos, cache=cache, cache_index=i, kv_mask=kv_mask,
+        layers=m.layer_list(fuse=True) if fuse else None))
     cache = model.init_cache(2, max_len)
     assert cache["k"].shape == (2, 2, 2, 16, max_len)  # [layers, batch, kv, head_dim, slots]
     assert cache["v"].shape == (2, 2, 2, max_len, 16)

@@ -142,13 +142,21 @@ class Qwen2(nnx.Module):
         dtype = jnp.dtype(dtype or cfg.compute_dtype)
         return {name: jnp.zeros(shape, dtype, device=sharding) for name, shape in shapes.items()}
 
-    def layer_list(self) -> tuple[dict, ...]:
+    def layer_list(self, fuse: bool = False) -> tuple[dict, ...]:
         """Each layer's weights as its own arrays. A decode loop slices them once, outside the
         loop, and passes them as `layers=`: XLA:CPU otherwise copies every layer's weights out of
-        the stacked arrays on every step."""
+        the stacked arrays on every step.
+
+        fuse: also join each layer's q, k, v projections into one matrix "qkv" [d, (heads + 2 kv
+        heads) * head_dim] (biases into "qkv_bias") and gate, up into "gate_up" [d, 2 f], so a
+        step runs two matmuls where it ran five: at decoding sizes a matmul costs mostly a fixed
+        overhead on XLA:CPU. Only for weights whose output axes are not split over devices (the
+        joined axis would have to be resharded).
+        """
         stacked = self.layers.arrays()
-        return tuple({name: w[i] for name, w in stacked.items()}
-                     for i in range(self.config.num_hidden_layers))
+        layers = tuple({name: w[i] for name, w in stacked.items()}
+                       for i in range(self.config.num_hidden_layers))
+        return tuple(map(_fused, layers)) if fuse else layers
 
     def __call__(self, input_ids, positions=None, segment_ids=None, *, cache=None,
                  cache_index=None, kv_mask=None, layers=None):
@@ -307,9 +315,16 @@ def _decoder_layer(x, p, cos, sin, mask, cfg, kv_all=None, layer=None, cache_ind
     kv_all = (k, v) (layouts in CACHE_AXES) at (layer, cache_index) and attends over all slots."""
     dtype = x.dtype
     h = rms_norm(x, p["attn_norm"], cfg.rms_norm_eps)
-    q = dense(h, p["q"], "btd,dnh->btnh") + p["q_bias"].astype(dtype)
-    k = dense(h, p["k"], "btd,dkh->btkh") + p["k_bias"].astype(dtype)
-    v = dense(h, p["v"], "btd,dkh->btkh") + p["v_bias"].astype(dtype)
+    if "qkv" in p:  # joined projections (`Qwen2.layer_list(fuse=True)`)
+        qkv = dense(h, p["qkv"], "btd,dn->btn") + p["qkv_bias"].astype(dtype)
+        b, t = x.shape[:2]
+        heads, kv, hd = cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim
+        q, k, v = jnp.split(qkv, [heads * hd, (heads + kv) * hd], axis=-1)
+        q, k, v = q.reshape(b, t, heads, hd), k.reshape(b, t, kv, hd), v.reshape(b, t, kv, hd)
+    else:
+        q = dense(h, p["q"], "btd,dnh->btnh") + p["q_bias"].astype(dtype)
+        k = dense(h, p["k"], "btd,dkh->btkh") + p["k_bias"].astype(dtype)
+        v = dense(h, p["v"], "btd,dkh->btkh") + p["v_bias"].astype(dtype)
     q = constrain(apply_rope(q, cos, sin), ("batch", "seq", "act_heads", "head_dim"))
     k = constrain(apply_rope(k, cos, sin), ("batch", "seq", "act_kv_heads", "head_dim"))
     v = constrain(v, ("batch", "seq", "act_kv_heads", "head_dim"))
@@ -320,11 +335,27 @@ def _decoder_layer(x, p, cos, sin, mask, cfg, kv_all=None, layer=None, cache_ind
         attn = attention(q, k, v, mask)
     x = x + dense(attn, p["o"], "btnh,nhd->btd")
     h = rms_norm(x, p["mlp_norm"], cfg.rms_norm_eps)
-    gate = dense(h, p["gate"], "btd,df->btf")
-    up = dense(h, p["up"], "btd,df->btf")
+    if "gate_up" in p:
+        gate, up = jnp.split(dense(h, p["gate_up"], "btd,df->btf"), 2, axis=-1)
+    else:
+        gate = dense(h, p["gate"], "btd,df->btf")
+        up = dense(h, p["up"], "btd,df->btf")
     hidden = constrain(jax.nn.silu(gate) * up, ("batch", "seq", "act_mlp"))
     x = x + dense(hidden, p["down"], "btf,fd->btd")
     return constrain(x, ("batch", "seq", "act_embed")), kv_all
+
+
+def _fused(p: dict) -> dict:
+    """One layer's weights with q/k/v and gate/up joined (see `Qwen2.layer_list`)."""
+    d = p["q"].shape[0]
+    joined = ("q", "k", "v")
+    return {
+        "qkv": jnp.concatenate([p[n].reshape(d, -1) for n in joined], axis=-1),
+        "qkv_bias": jnp.concatenate([p[n + "_bias"].reshape(-1) for n in joined]),
+        "gate_up": jnp.concatenate([p["gate"], p["up"]], axis=-1),
+        **{n: w for n, w in p.items()
+           if n not in joined + ("q_bias", "k_bias", "v_bias", "gate", "up")},
+    }
 
 
 _REMAT_POLICIES = {
