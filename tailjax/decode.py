@@ -292,7 +292,7 @@ class Decoder:
         length = bucket(max(len(p) for p in prompts), MIN_PROMPT_BUCKET)
         ids, lens = left_pad(prompts, length, rows, pad_id)
         active = np.arange(rows) < n
-        key = jax.random.key(0) if key is None else key
+        key = _default_key() if key is None else key
         cache = self._take_cache(rows, length + max_new_tokens)
         ids, lens, active = self._place(ids, lens, active)
         with _mesh_context(self.mesh):
@@ -340,6 +340,12 @@ def generate(model, prompts: Sequence[Sequence[int]], max_new_tokens: int,
     return Decoder(model, mesh=mesh, cache_dtype=cache_dtype).generate(
         prompts, max_new_tokens, end_ids, pad_id=pad_id, temperature=temperature, top_p=top_p,
         key=key)
+
+
+@functools.cache
+def _default_key() -> jax.Array:
+    """The key greedy calls pass (and never use): made once, not by an eager op per call."""
+    return jax.random.key(0)
 
 
 def _end_array(end_ids) -> np.ndarray:
