@@ -7,8 +7,11 @@
 The same random Qwen2 weights run on both sides: a transformers Qwen2ForCausalLM (torch, CPU)
 is saved as safetensors and loaded with tailjax.model.load. Both continue the same prompts
 greedily for exactly --new tokens (no end token), the tokens are checked identical, then each
-side is timed over --rounds rounds, alternating so that both see the same machine load; the
-medians after one untimed warm-up (tailjax's compile) give tokens/s and the ratio.
+side is timed over --rounds rounds, alternating so that both see the same machine load; in a
+round each side repeats its call until --min-seconds have passed (one tailjax call is ~50 ms, one
+transformers call ~1 s, so a burst of load on this shared machine cannot decide a round alone).
+The medians of the rounds' rates, after one untimed warm-up (tailjax's compile), give tokens/s
+and the ratio.
 
 On the CPU tailjax splits the rows over one host device per core (--devices), as `python -m
 tailjax.eval` does with the demo's mesh.cpu_devices, each device decoding its rows in its own
@@ -48,7 +51,9 @@ def parse_args(argv=None):
     p.add_argument("--batches", default="1,32", help="comma-separated batch sizes")
     p.add_argument("--new", type=int, default=256, help="new tokens per prompt")
     p.add_argument("--prompt", type=int, default=32, help="prompt tokens")
-    p.add_argument("--rounds", type=int, default=3, help="timed runs per side and batch")
+    p.add_argument("--rounds", type=int, default=5, help="timed rounds per side and batch")
+    p.add_argument("--min-seconds", type=float, default=0.5,
+                   help="each side repeats its call within a round until this long has passed")
     p.add_argument("--torch-threads", type=int, default=0,
                    help="torch intra-op threads (default 0: torch's own choice)")
     p.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
@@ -131,15 +136,16 @@ def main(argv=None) -> int:
             print(f"error: tokens differ from transformers in {len(rows)} of {batch} rows "
                   f"(first: row {rows[0]})", file=sys.stderr)
             return 1
-        times = {"hf": [], "tailjax": []}
+        rates = {"hf": [], "tailjax": []}
         for _ in range(args.rounds):
             for name, fn in (("hf", run_hf), ("tailjax", run_tailjax)):
-                t0 = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - t0)
-        tokens = batch * args.new
-        hf_rate = tokens / statistics.median(times["hf"])
-        our_rate = tokens / statistics.median(times["tailjax"])
+                calls, t0 = 0, time.perf_counter()
+                while not calls or time.perf_counter() - t0 < args.min_seconds:
+                    fn()
+                    calls += 1
+                rates[name].append(calls * batch * args.new / (time.perf_counter() - t0))
+        hf_rate = statistics.median(rates["hf"])
+        our_rate = statistics.median(rates["tailjax"])
         print(f"{batch:>5} {hf_rate:>19,.0f} {our_rate:>14,.0f} {our_rate / hf_rate:>6.1f}x "
               f"{compile_s:>18.1f}", flush=True)
     print("tokens identical to transformers generate(do_sample=False) at every batch size")
