@@ -255,7 +255,9 @@ class Decoder:
         self.mesh = mesh
         self.cache_dtype = cache_dtype  # None: the model's compute dtype
         self.first_window = first_window
-        self.fuse_projections = _fuse_projections(mesh)
+        # Mesh axes whose shards of rows decode in their own loops (see `_decode_apart`).
+        self._rows_apart = () if mesh is None else sharding.replica_axes(mesh)
+        self.fuse_projections = _fuse_projections(mesh, self._rows_apart)
         self._graphdef, self._state = nnx.split(model)
         self._init_cache = model.init_cache
         self._cache = None
@@ -302,7 +304,7 @@ class Decoder:
                 max_new_tokens=int(max_new_tokens), sample=temperature > 0,
                 chunk=_prefill_chunk(rows, length, self.config.vocab_size),
                 vocab=self.config.vocab_size, first_window=self.first_window,
-                rows_apart=() if self.mesh is None else sharding.replica_axes(self.mesh),
+                rows_apart=self._rows_apart,
                 fuse=self.fuse_projections)
         self._cache = cache
         out, lengths, truncated = (_to_host(x)[:n] for x in (out, lengths, truncated))
@@ -377,18 +379,18 @@ def _check_request(prompts, max_new_tokens, end_ids, temperature, top_p, key, vo
                          "pass key=jax.random.key(seed)")
 
 
-def _fuse_projections(mesh) -> bool:
+def _fuse_projections(mesh, rows_apart: tuple[str, ...]) -> bool:
     """Whether the decode loop joins q/k/v and gate/up into one matmul each (`layer_list`).
 
     On the CPU, where a small matmul costs mostly its dispatch (+3-5% tokens/s on the micro
     benchmark), and only with those weights whole on each device. Accelerators keep the separate
     weights: the joined copies would take ~70% of the weights' memory again for the call.
+    rows_apart: the mesh axes along which every parameter is replicated.
     """
     devices = jax.devices() if mesh is None else mesh.devices.flat
     if any(d.platform != "cpu" for d in devices):
         return False
-    return mesh is None or all(mesh.shape[a] == 1 for a in mesh.axis_names
-                               if a not in sharding.replica_axes(mesh))
+    return mesh is None or mesh.size == math.prod(mesh.shape[a] for a in rows_apart)
 
 
 def _data_shards(mesh) -> int:

@@ -147,8 +147,8 @@ class Qwen2(nnx.Module):
         loop, and passes them as `layers=`: XLA:CPU otherwise copies every layer's weights out of
         the stacked arrays on every step.
 
-        fuse: also join each layer's q, k, v projections into one matrix "qkv" [d, (heads + 2 kv
-        heads) * head_dim] (biases into "qkv_bias") and gate, up into "gate_up" [d, 2 f], so a
+        fuse: also join each layer's q, k, v projections into one "qkv" [d, heads + 2 kv heads,
+        head_dim] (biases into "qkv_bias") and gate, up into "gate_up" [d, 2 f], so a
         step runs two matmuls where it ran five: at decoding sizes a matmul costs mostly a fixed
         overhead on XLA:CPU. Only for weights whose output axes are not split over devices (the
         joined axis would have to be resharded).
@@ -316,11 +316,9 @@ def _decoder_layer(x, p, cos, sin, mask, cfg, kv_all=None, layer=None, cache_ind
     dtype = x.dtype
     h = rms_norm(x, p["attn_norm"], cfg.rms_norm_eps)
     if "qkv" in p:  # joined projections (`Qwen2.layer_list(fuse=True)`)
-        qkv = dense(h, p["qkv"], "btd,dn->btn") + p["qkv_bias"].astype(dtype)
-        b, t = x.shape[:2]
-        heads, kv, hd = cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim
-        q, k, v = jnp.split(qkv, [heads * hd, (heads + kv) * hd], axis=-1)
-        q, k, v = q.reshape(b, t, heads, hd), k.reshape(b, t, kv, hd), v.reshape(b, t, kv, hd)
+        qkv = dense(h, p["qkv"], "btd,dnh->btnh") + p["qkv_bias"].astype(dtype)
+        heads, kv = cfg.num_attention_heads, cfg.num_key_value_heads
+        q, k, v = jnp.split(qkv, [heads, heads + kv], axis=2)
     else:
         q = dense(h, p["q"], "btd,dnh->btnh") + p["q_bias"].astype(dtype)
         k = dense(h, p["k"], "btd,dkh->btkh") + p["k_bias"].astype(dtype)
@@ -347,11 +345,10 @@ def _decoder_layer(x, p, cos, sin, mask, cfg, kv_all=None, layer=None, cache_ind
 
 def _fused(p: dict) -> dict:
     """One layer's weights with q/k/v and gate/up joined (see `Qwen2.layer_list`)."""
-    d = p["q"].shape[0]
     joined = ("q", "k", "v")
     return {
-        "qkv": jnp.concatenate([p[n].reshape(d, -1) for n in joined], axis=-1),
-        "qkv_bias": jnp.concatenate([p[n + "_bias"].reshape(-1) for n in joined]),
+        "qkv": jnp.concatenate([p[n] for n in joined], axis=1),  # the heads axis
+        "qkv_bias": jnp.concatenate([p[n + "_bias"] for n in joined]),
         "gate_up": jnp.concatenate([p["gate"], p["up"]], axis=-1),
         **{n: w for n, w in p.items()
            if n not in joined + ("q_bias", "k_bias", "v_bias", "gate", "up")},
