@@ -21,7 +21,7 @@ DTYPES = ("float32", "bfloat16")
 class ModelConfig:
     preset: str = "tiny"          # architecture from scratch (tailjax.model.qwen2_config.PRESETS)
     # Changes to the preset's shape, e.g. {num_hidden_layers: 2, hidden_size: 64}.
-    overrides: dict[str, Union[int, float, bool]] = field(default_factory=dict)
+    overrides: dict[str, Union[int, float, bool, str]] = field(default_factory=dict)
     init: str | None = None       # HF dir or tailjax checkpoint to fine-tune; None = scratch
     tokenizer: str = "char"       # "char", "tail-bpe" (built in) or an HF tokenizer directory
     dtype: str = "bfloat16"       # compute dtype; master weights stay float32
@@ -37,6 +37,8 @@ class DataConfig:
     # Length range per split (e.g. {"S": [1, 5]}); splits not named use the task's own ranges.
     lengths: dict[str, list[int]] = field(default_factory=dict)
     template: int | None = None   # a fixed prompt template index; None draws one per record
+    notation: str = "plain"       # how numbers are written: plain, or tagged (addition only)
+    integer: bool = False         # integer-only operands (tasks with the option: addition)
     source: str = "synthesize"    # "synthesize" (on the fly, by index) or "jsonl"
     files: list[str] = field(default_factory=list)  # JSONL files when source is "jsonl"
     per_task: int = 100_000       # distinct synthesized records per (task, split) stream
@@ -82,6 +84,9 @@ class EvalConfig:
     lengths: dict[str, list[int]] = field(default_factory=dict)  # reduced ranges, as data.lengths
     batch_size: int = 64
     max_new_tokens: int = 2048
+    # A length range beyond L, e.g. [12, 12], tested on L's stream and reported as "stretch".
+    stretch: list[int] = field(default_factory=list)
+    attention_scale: float = 1.0  # attention-logit multiplier of the global heads when decoding
 
 
 @dataclass
@@ -194,7 +199,8 @@ def _validate(cfg: Config):
     if cfg.model.preset not in PRESETS:
         raise ValueError(f"model.preset {cfg.model.preset!r} is unknown; choose one of "
                          f"{', '.join(PRESETS)}")
-    runtime = ("dtype", "param_dtype", "scan_layers", "remat")  # set by model.* keys instead
+    # Set by model.* and eval.* keys instead:
+    runtime = ("dtype", "param_dtype", "scan_layers", "remat", "attn_logit_scale")
     shape_keys = [f.name for f in dataclasses.fields(Qwen2Config) if f.name not in runtime]
     for key in cfg.model.overrides:
         if key not in shape_keys:
@@ -225,6 +231,19 @@ def _validate(cfg: Config):
             if len(rng) != 2 or not 0 < rng[0] <= rng[1]:
                 raise ValueError(f"{name}.{split} must be [low, high] with 0 < low <= high, "
                                  f"got {rng}")
+    if cfg.eval.stretch and (len(cfg.eval.stretch) != 2 or not 0 < cfg.eval.stretch[0] <=
+                             cfg.eval.stretch[1]):
+        raise ValueError(f"eval.stretch must be [low, high] with 0 < low <= high, got "
+                         f"{cfg.eval.stretch}")
+    if cfg.eval.attention_scale <= 0:
+        raise ValueError(f"eval.attention_scale must be positive, got {cfg.eval.attention_scale}")
+    from tailjax.tasks import check_form
+
+    for task in cfg.data.tasks:
+        check_form(task, cfg.data.notation, cfg.data.integer)
+    if cfg.data.notation == "tagged" and not cfg.data.integer:
+        raise ValueError("data.notation tagged writes integer operands only; set data.integer: "
+                         "true")
     for split in [*cfg.data.splits, *cfg.data.lengths, *cfg.eval.splits, *cfg.eval.lengths]:
         if split not in ("S", "M", "L"):
             raise ValueError(f"unknown split {split!r} in the config; choose S, M or L")

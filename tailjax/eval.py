@@ -5,7 +5,8 @@ KV-cache decoder, and scored deterministically with `tailjax.tasks.score` (the l
 against the canonical answer; no model judges). An output without a `\\boxed{}` is wrong and
 counted as "unparsed"; one that spent the whole token budget is counted as "truncated" and scored
 on what it wrote. Writes results.json, results.md (tasks x S/M/L, like the paper's Figure 4),
-accuracy.png and samples.jsonl (every prompt's output, for reading failures).
+accuracy.png, samples.jsonl (every prompt's output, for reading failures) and
+accuracy_by_length.png (pass@1 against input length, the trained lengths shaded).
 
 The checkpoint may be an HF directory (a downloaded Qwen2.5 evaluated zero-shot, the paper's
 baseline row), a tailjax model checkpoint, or a training run's checkpoint directory.
@@ -23,16 +24,39 @@ import numpy as np
 from tailjax import tasks as tasks_lib
 from tailjax.paths import resolve
 
-RESULT_FILES = ("results.json", "results.md", "accuracy.png", "samples.jsonl")
+RESULT_FILES = ("results.json", "results.md", "accuracy.png", "samples.jsonl",
+                "accuracy_by_length.png")
+
+
+STRETCH = "stretch"  # the split label of eval.stretch: lengths beyond L, from L's test stream
 
 
 def test_records(task: str, split: str, n: int, variant: str,
-                 lengths: Sequence[int] | None = None, template: int | None = None) -> list[dict]:
-    """The first n test records of (task, split): fixed, and disjoint from any training stream."""
+                 lengths: Sequence[int] | None = None, template: int | None = None,
+                 notation: str = "plain", integer: bool = False) -> list[dict]:
+    """The first n test records of (task, split): fixed, and disjoint from any training stream.
+    Split STRETCH draws L's test stream at `lengths` and labels the records "stretch"."""
     from tailjax.data.records import test_set
 
-    return test_set(task, split, n, variant, lengths=tuple(lengths) if lengths else None,
-                    template=template)
+    records = test_set(task, "L" if split == STRETCH else split, n, variant,
+                       lengths=tuple(lengths) if lengths else None, template=template,
+                       notation=notation, integer=integer)
+    return [{**r, "split": split} for r in records]
+
+
+def eval_options(cfg) -> dict:
+    """The keyword arguments of `evaluate` that a training config sets (eval.*, data.*)."""
+    splits = list(cfg.eval.splits)
+    lengths = {s: tuple(r) for s, r in cfg.eval.lengths.items()}
+    if cfg.eval.stretch:
+        splits.append(STRETCH)
+        lengths[STRETCH] = tuple(cfg.eval.stretch)
+    return dict(splits=splits, n=cfg.eval.n, variant=cfg.data.variant, lengths=lengths,
+                batch_size=cfg.eval.batch_size, max_new_tokens=cfg.eval.max_new_tokens,
+                template=cfg.data.template, notation=cfg.data.notation,
+                integer=cfg.data.integer, attention_scale=cfg.eval.attention_scale,
+                train_lengths={s: list(r) for s, r in cfg.data.lengths.items()
+                               if s in cfg.data.splits})
 
 
 def prompt_ids(tokenizer, prompt: str) -> list[int]:
@@ -43,11 +67,19 @@ def prompt_ids(tokenizer, prompt: str) -> list[int]:
 def evaluate(model, tokenizer, task_names: Sequence[str], splits: Sequence[str], n: int,
              variant: str = "tail-styled", lengths: Mapping[str, Sequence[int]] | None = None,
              batch_size: int = 64, max_new_tokens: int = 2048, mesh=None,
-             progress: bool = True, decoder=None, template: int | None = None) -> dict:
+             progress: bool = True, decoder=None, template: int | None = None,
+             notation: str = "plain", integer: bool = False, attention_scale: float = 1.0,
+             train_lengths: Mapping[str, Sequence[int]] | None = None) -> dict:
     """Decode and score n test items per (task, split); the results dict `write_results` takes.
 
-    lengths: reduced length ranges per split (the CPU demo's), else each task's own ranges.
+    lengths: reduced length ranges per split (the CPU demo's), else each task's own ranges;
+        split "stretch" (STRETCH) needs one.
     template: the prompt template the model was trained on (data.template), None for all.
+    notation, integer: how the training data wrote its numbers (data.notation, data.integer).
+    attention_scale: multiplies the global heads' attention logits (Qwen2Config.
+        attn_logit_scale) while decoding; 1.0 decodes the model as trained.
+    train_lengths: the trained length range per split, recorded for the plot's shading.
+    Results hold accuracy per (task, split) and per (task, input length) ("by_length").
     """
     from tqdm import tqdm
 
@@ -57,8 +89,15 @@ def evaluate(model, tokenizer, task_names: Sequence[str], splits: Sequence[str],
         raise ValueError(f"batch_size, max_new_tokens and n must be positive, got {batch_size}, "
                          f"{max_new_tokens} and {n}")
     task_names = [tasks_lib.get_task(t).name for t in task_names]
-    splits = [tasks_lib.check_split(s) for s in splits]
     lengths = dict(lengths or {})
+    splits = [s if s == STRETCH else tasks_lib.check_split(s) for s in splits]
+    if STRETCH in splits and STRETCH not in lengths:
+        raise ValueError("split stretch needs its length range (eval.stretch: [low, high])")
+    if attention_scale != 1.0:
+        from tailjax.model.qwen2 import from_params, params_of
+
+        model = from_params(model.config.replace(attn_logit_scale=attention_scale),
+                            params_of(model))
     if tokenizer.vocab_size > model.config.vocab_size:
         raise ValueError(f"the tokenizer has {tokenizer.vocab_size} tokens but the model only "
                          f"{model.config.vocab_size}; evaluate with the model's own tokenizer")
@@ -67,7 +106,8 @@ def evaluate(model, tokenizer, task_names: Sequence[str], splits: Sequence[str],
     items = []
     for task in task_names:
         for split in splits:
-            for record in test_records(task, split, n, variant, lengths.get(split), template):
+            for record in test_records(task, split, n, variant, lengths.get(split), template,
+                                       notation, integer):
                 ids = prompt_ids(tokenizer, record["prompt"])
                 expected = len(tokenizer.encode(record["completion"]))
                 items.append((expected, len(ids), record, ids))
@@ -91,9 +131,15 @@ def evaluate(model, tokenizer, task_names: Sequence[str], splits: Sequence[str],
 
     table = {t: {s: _tally([x for x in samples if x["task"] == t and x["split"] == s])
                  for s in splits} for t in task_names}
-    return {"variant": variant, "n": n, "max_new_tokens": max_new_tokens,
-            "lengths": {s: list(r) for s, r in lengths.items()}, "tasks": table,
-            "samples": samples}
+    by_length = {t: {str(n_): _tally([x for x in samples if x["task"] == t and
+                                      x["length"] == n_])
+                     for n_ in sorted({x["length"] for x in samples if x["task"] == t})}
+                 for t in task_names}
+    return {"variant": variant, "notation": notation, "n": n, "max_new_tokens": max_new_tokens,
+            "attention_scale": attention_scale,
+            "lengths": {s: list(r) for s, r in lengths.items()},
+            "train_lengths": {s: list(r) for s, r in (train_lengths or {}).items()},
+            "tasks": table, "by_length": by_length, "samples": samples}
 
 
 def _judge(record: dict, text: str, generated: int, truncated: bool) -> dict:
@@ -134,7 +180,22 @@ def results_markdown(results: dict) -> str:
             c = row[s]
             lines.append(f"| {task} | {s} | {c['correct']}/{c['n']} | {c['unparsed']} | "
                          f"{c['truncated']} | {c['mean_generated_tokens']:.1f} |")
+    by_length = results.get("by_length") or {}
+    if by_length:
+        lines += ["", "pass@1 by input length (" + _trained_note(results) + ")", "",
+                  "| task | length | correct | accuracy |", "|---|---:|---:|---:|"]
+        for task, row in by_length.items():
+            for n, c in row.items():
+                lines.append(f"| {task} | {n} | {c['correct']}/{c['n']} | "
+                             f"{100 * c['accuracy']:.1f} |")
     return "\n".join(lines) + "\n"
+
+
+def _trained_note(results: dict) -> str:
+    trained = results.get("train_lengths") or {}
+    if not trained:
+        return "training lengths not recorded"
+    return "trained on " + ", ".join(f"{s} {lo}-{hi}" for s, (lo, hi) in trained.items())
 
 
 def plot_accuracy(results: dict, path: str) -> None:
@@ -165,8 +226,33 @@ def plot_accuracy(results: dict, path: str) -> None:
     plt.close(fig)
 
 
+def plot_by_length(results: dict, path: str) -> None:
+    """pass@1 against input length, one line per task, the trained lengths shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for lo, hi in (results.get("train_lengths") or {}).values():
+        ax.axvspan(lo - 0.5, hi + 0.5, color="0.88", zorder=0)
+    for task, row in (results.get("by_length") or {}).items():
+        xs = [int(n) for n in row]
+        ax.plot(xs, [100 * c["accuracy"] for c in row.values()], "o-", label=task)
+    ax.set_ylim(-2, 102)
+    ax.set_xlabel("input length (digits per operand, or the task's length)")
+    ax.set_ylabel("pass@1 (%)")
+    ax.set_title(f"greedy pass@1 by input length ({results['variant']}; shaded: trained)")
+    ax.legend()
+    fig.tight_layout()
+    with resolve(path).open("wb") as f:
+        fig.savefig(f, format="png", dpi=120)
+    plt.close(fig)
+
+
 def write_results(results: dict, out_dir: str) -> list[str]:
-    """results.json, results.md, accuracy.png and samples.jsonl in out_dir; returns the paths."""
+    """results.json, results.md, accuracy.png, samples.jsonl and accuracy_by_length.png in
+    out_dir; returns the paths."""
     directory = resolve(out_dir)
     directory.mkdir(parents=True, exist_ok=True)
     paths = [directory / name for name in RESULT_FILES]
@@ -175,6 +261,7 @@ def write_results(results: dict, out_dir: str) -> list[str]:
     paths[1].write_text(results_markdown(results))
     plot_accuracy(results, paths[2])
     paths[3].write_text("".join(json.dumps(s) + "\n" for s in results.get("samples", [])))
+    plot_by_length(results, paths[4])
     return [str(p) for p in paths]
 
 
@@ -218,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
                                         "run's checkpoint directory (its latest step)")
     p.add_argument("--tasks", help="comma-separated task names (default: the config's "
                                    "data.tasks)")
-    p.add_argument("--splits", help="comma-separated splits, e.g. S,M,L (default: eval.splits)")
+    p.add_argument("--splits", help="comma-separated splits, e.g. S,M,L,stretch (default: "
+                                    "eval.splits, and stretch when eval.stretch is set)")
     p.add_argument("--n", type=int, help="test items per task and split (default: eval.n)")
     p.add_argument("--variant", help="trace variant of the prompts (default: data.variant)")
     p.add_argument("--out", help="output directory (default: <train.out_dir>/eval)")
@@ -267,14 +355,20 @@ def run(args) -> dict | str:
     if not args.checkpoint:
         raise ValueError("--checkpoint is required: an HF directory, a tailjax model checkpoint "
                          "or a training run's checkpoint directory")
+    options = eval_options(cfg)
     task_names = _csv(args.tasks) if args.tasks else list(cfg.data.tasks)
-    splits = _csv(args.splits) if args.splits else list(cfg.eval.splits)
-    if not task_names or not splits:
+    if args.splits:
+        options["splits"] = _csv(args.splits)
+    if not task_names or not options["splits"]:
         raise ValueError("--tasks and --splits need at least one name each")
     for t in task_names:
         tasks_lib.get_task(t)
-    for s in splits:
-        tasks_lib.check_split(s)
+    for s in options["splits"]:
+        if s != STRETCH:
+            tasks_lib.check_split(s)
+    for key in ("n", "variant", "batch_size", "max_new_tokens"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
 
     import jax
 
@@ -287,14 +381,8 @@ def run(args) -> dict | str:
     shape = _mesh_shape(args.mesh) if args.mesh else dict(cfg.mesh.shape)
     mesh = sharding.make_mesh(shape) if jax.device_count() > 1 else None
     model = model_lib.load(args.checkpoint, dtype=args.dtype or cfg.model.dtype, mesh=mesh)
-    results = evaluate(
-        model, tokenizer, task_names, splits,
-        n=args.n if args.n is not None else cfg.eval.n,
-        variant=args.variant or cfg.data.variant,
-        lengths={s: tuple(r) for s, r in cfg.eval.lengths.items()},
-        batch_size=args.batch_size or cfg.eval.batch_size,
-        max_new_tokens=args.max_new_tokens or cfg.eval.max_new_tokens,
-        mesh=mesh, progress=not args.no_progress, template=cfg.data.template)
+    results = evaluate(model, tokenizer, task_names, **options, mesh=mesh,
+                       progress=not args.no_progress)
     results["checkpoint"] = args.checkpoint
     out_dir = args.out or str(resolve(cfg.train.out_dir) / "eval")
     # Every process of a multi-host run holds the same results; one writes them.

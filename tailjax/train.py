@@ -464,15 +464,11 @@ def train(cfg: Config, progress: bool = True, say: Callable[[str], None] | None 
 
 def evaluate_at_end(cfg: Config, graphdef, params, tokenizer, mesh, progress, say) -> dict:
     """pass@1 on the eval splits (the demo's reduced ranges); writes out_dir/eval and prints."""
-    from tailjax.eval import evaluate, results_markdown, write_results
+    from tailjax.eval import eval_options, evaluate, results_markdown, write_results
 
     model = nnx.merge(graphdef, params)
-    results = evaluate(model, tokenizer, list(cfg.data.tasks), cfg.eval.splits, cfg.eval.n,
-                       variant=cfg.data.variant,
-                       lengths={s: tuple(r) for s, r in cfg.eval.lengths.items()},
-                       batch_size=cfg.eval.batch_size, max_new_tokens=cfg.eval.max_new_tokens,
-                       mesh=mesh if jax.device_count() > 1 else None, progress=progress,
-                       template=cfg.data.template)
+    results = evaluate(model, tokenizer, list(cfg.data.tasks), **eval_options(cfg),
+                       mesh=mesh if jax.device_count() > 1 else None, progress=progress)
     # Every process holds the same results; one writes and prints them.
     results["files"] = []
     if jax.process_index() == 0:

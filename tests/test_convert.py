@@ -279,3 +279,20 @@ def test_cli_errors_for_missing_and_occupied_paths(tmp_path, capsys, hf_models):
     assert "does not exist" in capsys.readouterr().err
     assert convert.main(["--from-hf", hf_models[False][0], "--out", hf_models[True][0]]) == 2
     assert "not empty" in capsys.readouterr().err
+
+
+def test_to_hf_refuses_a_position_encoding_qwen2_cannot_represent(tmp_path, capsys):
+    """A hybrid model saves and loads as a tailjax checkpoint; --to-hf refuses it in one line
+    and writes nothing."""
+    from tailjax.model import create, preset, save
+
+    cfg = preset("tiny", vocab_size=64, hidden_size=32, intermediate_size=64,
+                 num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
+                 head_dim=16, position_encoding="hybrid", local_heads=1, local_window=8)
+    ckpt, out = str(tmp_path / "ckpt"), tmp_path / "hf"
+    save(create(cfg, seed=0), ckpt)
+    assert load(ckpt).config.replace(param_dtype="float32") == cfg.replace(param_dtype="float32")
+    assert convert.main(["--to-hf", ckpt, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "position_encoding 'hybrid'" in err and len(err.splitlines()) == 1
+    assert not out.exists() or not os.listdir(out)

@@ -78,8 +78,50 @@ def test_default_positions_and_segments_are_a_causal_forward():
 @pytest.mark.parametrize("layers", ["unrolled", "scan", "fused"])
 def test_cached_decoding_with_left_padding_equals_full_forward(layers):
     # "fused": the decoder's per-layer weights with q/k/v and gate/up joined into one matmul each
-    model = small_model(scan_layers=layers == "scan")
-    fuse = layers == "fused"
+    check_cached_equals_forward(small_model(scan_layers=layers == "scan"), layers == "fused")
+
+
+ENCODINGS = {
+    "nope": dict(position_encoding="nope"),
+    "hybrid": dict(position_encoding="hybrid", local_heads=1, local_window=4),
+    "hybrid, logit scale 1.3": dict(position_encoding="hybrid", local_heads=1, local_window=4,
+                                    attn_logit_scale=1.3),
+    "rope, logit scale 1.3": dict(attn_logit_scale=1.3),
+}
+
+
+@pytest.mark.parametrize("layers", ["scan", "fused"])
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_every_position_encoding_decodes_as_it_trains(encoding, layers):
+    """The training forward and the KV-cache decoder give the same logits (left padding, a
+    window shorter than the prompt, 5 cached steps) for each opt-in encoding."""
+    model = small_model(scan_layers=layers == "scan", **ENCODINGS[encoding])
+    check_cached_equals_forward(model, layers == "fused")
+    _, ids, pos, seg = packed_inputs([T])
+    rope = np.asarray(forward(small_model(), ids, pos, seg))
+    assert np.abs(np.asarray(forward(model, ids, pos, seg)) - rope).max() > 1e-3
+
+
+def test_nope_ignores_positions_and_hybrid_local_heads_see_their_window_only():
+    from tailjax.model.qwen2 import _training_masks
+
+    _, ids, pos, seg = packed_inputs([T])
+    nope = small_model(**ENCODINGS["nope"])
+    shuffled = jnp.asarray(np.random.default_rng(0).permutation(T))[None]
+    np.testing.assert_allclose(forward(nope, ids, shuffled, seg), forward(nope, ids, pos, seg),
+                               atol=1e-5)
+    hybrid = small_model(**ENCODINGS["hybrid"])
+    assert np.abs(np.asarray(forward(hybrid, ids, shuffled, seg) -
+                             forward(hybrid, ids, pos, seg))).max() > 1e-3
+    full, _ = _training_masks(1, 6, None, hybrid.config)
+    assert full.shape == (1, 2, 6, 6)  # one mask per kv head
+    local, global_ = np.asarray(full[0, 0]), np.asarray(full[0, 1])
+    np.testing.assert_array_equal(global_, np.tril(np.ones((6, 6), bool)))
+    np.testing.assert_array_equal(local, np.tril(np.ones((6, 6), bool)) &
+                                  ~np.tril(np.ones((6, 6), bool), -4))
+
+
+def check_cached_equals_forward(model, fuse):
     rng = np.random.default_rng(2)
     prompts = [rng.integers(0, 97, 13), rng.integers(0, 97, 6)]
     steps, width, max_len = 5, 13, 24

@@ -57,14 +57,15 @@ def _lengths(table: dict, split: str):
     return tuple(rng) if rng else None
 
 
-def excluded(task: str, ranges) -> frozenset:
+def excluded(task: str, ranges, integer: bool = False) -> frozenset:
     """Every test instance of `task` training must avoid: the test sets of all splits with the
-    default length ranges and with each of `ranges` (the data and eval overrides)."""
+    default length ranges and with each of `ranges` (the data and eval overrides), sampled as
+    training samples them (`integer`) and as plain records."""
     from tailjax.data.records import excluded_keys
 
-    keys = excluded_keys(task)
+    keys = excluded_keys(task, integer=integer)
     for lengths in {tuple(r) for r in ranges}:
-        keys |= excluded_keys(task, lengths)
+        keys |= excluded_keys(task, lengths, integer)
     return keys
 
 
@@ -78,11 +79,12 @@ def record_streams(data_cfg, eval_ranges=()) -> list[tuple[grain.MapDataset, flo
     if data_cfg.source == "synthesize":
         for (task, split), weight in weights.items():
             lengths = _lengths(data_cfg.lengths, split)
-            test = excluded(task, ranges)
+            test = excluded(task, ranges, data_cfg.integer)
 
             def make(index, task=task, split=split, lengths=lengths):
                 return synthesize(task, split, data_cfg.seed, int(index), data_cfg.variant,
-                                  lengths, data_cfg.template)
+                                  lengths, data_cfg.template, data_cfg.notation,
+                                  data_cfg.integer)
 
             ds = grain.MapDataset.range(data_cfg.per_task).map(make)
             ds = ds.filter(lambda r, test=test: instance_key(r["instance"]) not in test)
@@ -98,7 +100,7 @@ def record_streams(data_cfg, eval_ranges=()) -> list[tuple[grain.MapDataset, flo
         if not records:
             raise ValueError(f"data.files hold no records of task {task} split {split}; "
                              "generate them or drop the task/split from data.tasks/data.splits")
-        test = excluded(task, ranges)
+        test = excluded(task, ranges, data_cfg.integer)
         records = [r for r in records if instance_key(r["instance"]) not in test]
         streams.append((grain.MapDataset.source(records), weights[(task, split)]))
     return streams
@@ -190,7 +192,8 @@ def train_batches(cfg, tokenizer, shard_index: int = 0, shard_count: int = 1):
         raise ValueError(f"train.batch_size {cfg.train.batch_size} is not divisible by the "
                          f"{shard_count} data shards of the processes")
     records = mixed_records(cfg.data, cfg.train.epochs, shard_index, shard_count,
-                            list(cfg.eval.lengths.values()))
+                            [*cfg.eval.lengths.values(), *([cfg.eval.stretch] if cfg.eval.stretch
+                                                           else [])])
     encoder = Encoder(tokenizer, cfg.data.max_length)
     ds = batches(records, encoder, cfg.train.batch_size // shard_count, cfg.data.pack,
                  cfg.data.seed)
@@ -205,7 +208,8 @@ def validation_batches(cfg, tokenizer, n_per_stream: int = 64) -> list[dict]:
     for task in cfg.data.tasks:
         for split in cfg.data.splits:
             records += test_set(task, split, n_per_stream, cfg.data.variant,
-                                _lengths(cfg.data.lengths, split))
+                                _lengths(cfg.data.lengths, split), None, cfg.data.notation,
+                                cfg.data.integer)
     encoder = Encoder(tokenizer, cfg.data.max_length)
     ds = batches(grain.MapDataset.source(records).to_iter_dataset(), encoder,
                  cfg.train.batch_size, cfg.data.pack)

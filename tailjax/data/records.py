@@ -20,7 +20,8 @@ import os
 import random
 from typing import Iterable, Mapping
 
-from tailjax.tasks import SPLITS, check_split, get_task, instance_key, sample_instance, synthesize
+from tailjax.tasks import (SPLITS, check_form, check_split, get_task, instance_key,
+                           sample_instance, synthesize)
 
 TEST_SEED = 20250717
 TEST_SIZE = 500
@@ -30,7 +31,8 @@ _SLACK = 1000
 
 
 def _unique_indices(task: str, split: str, n: int, seed: int, lengths=None,
-                    exclude: frozenset | set = frozenset(), allow_fewer: bool = False) -> list[int]:
+                    exclude: frozenset | set = frozenset(), allow_fewer: bool = False,
+                    integer: bool = False) -> list[int]:
     """Stream indices of the first n distinct instances not in `exclude`.
 
     When the instance space runs dry (no new instance within _SLACK + n further draws) this is an
@@ -50,7 +52,7 @@ def _unique_indices(task: str, split: str, n: int, seed: int, lengths=None,
                 f"{' outside the test sets' if exclude else ''} found for split {split} "
                 f"(lengths {lengths or get_task(task).ranges[split]}) after {index} draws; "
                 "ask for fewer records or a wider --lengths range")
-        key = instance_key(sample_instance(task, split, seed, index, lengths))
+        key = instance_key(sample_instance(task, split, seed, index, lengths, integer))
         if key not in seen and key not in exclude:
             seen.add(key)
             kept.append(index)
@@ -59,39 +61,45 @@ def _unique_indices(task: str, split: str, n: int, seed: int, lengths=None,
 
 
 @functools.lru_cache(maxsize=None)
-def _test_indices(task: str, split: str, lengths) -> tuple[int, ...]:
+def _test_indices(task: str, split: str, lengths, integer: bool = False) -> tuple[int, ...]:
     """Stream indices of the test set: the first TEST_SIZE distinct instances, or, when the
     whole instance space is smaller than that (derangement S has 28), its first half, so that
     training still has instances the test set does not hold."""
-    found = _unique_indices(task, split, TEST_SIZE, TEST_SEED, lengths, allow_fewer=True)
+    found = _unique_indices(task, split, TEST_SIZE, TEST_SEED, lengths, allow_fewer=True,
+                            integer=integer)
     return tuple(found if len(found) == TEST_SIZE else found[:(len(found) + 1) // 2])
 
 
 @functools.lru_cache(maxsize=None)
-def _test_keys(task: str, split: str, lengths) -> frozenset:
-    return frozenset(instance_key(sample_instance(task, split, TEST_SEED, i, lengths))
-                     for i in _test_indices(task, split, lengths))
+def _test_keys(task: str, split: str, lengths, integer: bool = False) -> frozenset:
+    return frozenset(instance_key(sample_instance(task, split, TEST_SEED, i, lengths, integer))
+                     for i in _test_indices(task, split, lengths, integer))
 
 
-def test_keys(task: str, split: str, lengths: tuple[int, int] | None = None) -> frozenset:
-    """instance_key of every instance in the test set of (task, split, lengths)."""
+def test_keys(task: str, split: str, lengths: tuple[int, int] | None = None,
+              integer: bool = False) -> frozenset:
+    """instance_key of every instance in the test set of (task, split, lengths, integer)."""
     get_task(task)
     check_split(split)
-    return _test_keys(task, split, tuple(lengths) if lengths is not None else None)
+    return _test_keys(task, split, tuple(lengths) if lengths is not None else None, integer)
 
 
-def excluded_keys(task: str, lengths: tuple[int, int] | None = None) -> frozenset:
+def excluded_keys(task: str, lengths: tuple[int, int] | None = None,
+                  integer: bool = False) -> frozenset:
     """Every test instance a training set of `task` must avoid: the test sets of all splits,
-    with the default ranges and with `lengths` when given."""
+    with the default ranges and with `lengths` when given, of the plain and (for a task that
+    has the option) the integer-only sampler."""
     keys = frozenset()
     for ls in {None, tuple(lengths) if lengths is not None else None}:
         for split in SPLITS:
-            keys |= test_keys(task, split, ls)
+            for integers in {False, integer}:
+                keys |= test_keys(task, split, ls, integers)
     return keys
 
 
-def check_request(task: str, variant: str, template: int | None):
-    t = get_task(task)
+def check_request(task: str, variant: str, template: int | None, notation: str = "plain",
+                  integer: bool = False):
+    t = check_form(task, notation, integer)
     if variant not in t.variants:
         raise ValueError(f"unknown variant {variant!r} for task {task!r}; choose one of "
                          f"{', '.join(t.variants)}")
@@ -101,36 +109,39 @@ def check_request(task: str, variant: str, template: int | None):
 
 
 def plan(task: str, mix: Mapping[str, float], n: int, seed: int,
-         lengths: tuple[int, int] | None = None) -> list[tuple[str, int]]:
+         lengths: tuple[int, int] | None = None, integer: bool = False) -> list[tuple[str, int]]:
     """The (split, stream index) of each of n records, drawn from the splits by weight: distinct
     instances, none from a test set unless seed == TEST_SEED, several splits in a seeded
     shuffled order. Cheap (samples instances, solves none); raises before any work is wasted."""
     get_task(task)
     if n <= 0:
         raise ValueError(f"n must be positive, got {n}")
-    exclude = frozenset() if seed == TEST_SEED else excluded_keys(task, lengths)
+    exclude = frozenset() if seed == TEST_SEED else excluded_keys(task, lengths, integer)
     counts = split_counts(mix, n)
     out = [(split, i) for split, count in counts.items()
-           for i in _unique_indices(task, split, count, seed, lengths, exclude)]
+           for i in _unique_indices(task, split, count, seed, lengths, exclude, integer=integer)]
     if len(counts) > 1:
         random.Random(f"mix/{task}/{seed}").shuffle(out)
     return out
 
 
 def iter_records(task: str, planned: list[tuple[str, int]], seed: int,
-                 variant: str = "tail-styled", lengths=None, template=None):
+                 variant: str = "tail-styled", lengths=None, template=None,
+                 notation: str = "plain", integer: bool = False):
     """The records of a plan, synthesized one at a time (a file of 100k never sits in memory)."""
-    check_request(task, variant, template)
+    check_request(task, variant, template, notation, integer)
     for split, i in planned:
-        yield synthesize(task, split, seed, i, variant, lengths, template)
+        yield synthesize(task, split, seed, i, variant, lengths, template, notation, integer)
 
 
 def generate(task: str, split: str, n: int, seed: int, variant: str = "tail-styled",
-             lengths: tuple[int, int] | None = None, template: int | None = None) -> list[dict]:
+             lengths: tuple[int, int] | None = None, template: int | None = None,
+             notation: str = "plain", integer: bool = False) -> list[dict]:
     """n distinct records of one split; disjoint from every test set unless seed == TEST_SEED."""
-    check_request(task, variant, template)
-    planned = plan(task, {check_split(split): 1.0}, n, seed, lengths)
-    return list(iter_records(task, planned, seed, variant, lengths, template))
+    check_request(task, variant, template, notation, integer)
+    planned = plan(task, {check_split(split): 1.0}, n, seed, lengths, integer)
+    return list(iter_records(task, planned, seed, variant, lengths, template, notation,
+                             integer))
 
 
 def split_counts(mix: Mapping[str, float], n: int) -> dict[str, int]:
@@ -151,25 +162,28 @@ def split_counts(mix: Mapping[str, float], n: int) -> dict[str, int]:
 
 
 def generate_mix(task: str, mix: Mapping[str, float], n: int, seed: int,
-                 variant: str = "tail-styled", lengths=None, template=None) -> list[dict]:
+                 variant: str = "tail-styled", lengths=None, template=None,
+                 notation: str = "plain", integer: bool = False) -> list[dict]:
     """n records drawn from several splits by weight, in a seeded shuffled order."""
-    check_request(task, variant, template)
-    return list(iter_records(task, plan(task, mix, n, seed, lengths), seed, variant, lengths,
-                             template))
+    check_request(task, variant, template, notation, integer)
+    return list(iter_records(task, plan(task, mix, n, seed, lengths, integer), seed, variant,
+                             lengths, template, notation, integer))
 
 
 def test_set(task: str, split: str, n: int = TEST_SIZE, variant: str = "tail-styled",
-             lengths: tuple[int, int] | None = None, template: int | None = None) -> list[dict]:
+             lengths: tuple[int, int] | None = None, template: int | None = None,
+             notation: str = "plain", integer: bool = False) -> list[dict]:
     """The first n records of the fixed test set of (task, split); n <= TEST_SIZE. A task whose
     instance space is tiny has a smaller test set (see _test_indices): all of it is returned.
     `template` renders every prompt with one template (a model trained on one template is
     tested on it); the instances stay the same."""
     if n > TEST_SIZE:
         raise ValueError(f"test sets hold {TEST_SIZE} instances; ask for n <= {TEST_SIZE}")
-    check_request(task, variant, template)
-    indices = _test_indices(task, check_split(split), tuple(lengths) if lengths else None)
+    check_request(task, variant, template, notation, integer)
+    indices = _test_indices(task, check_split(split), tuple(lengths) if lengths else None,
+                            integer)
     return list(iter_records(task, [(split, i) for i in indices[:n]], TEST_SEED, variant,
-                             lengths, template))
+                             lengths, template, notation, integer))
 
 
 def dumps(record: dict) -> str:

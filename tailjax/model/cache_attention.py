@@ -82,7 +82,7 @@ def write_cache(k_all, v_all, k, v, layer, index):
 def cache_attention(q: jax.Array, k_all: jax.Array, v_all: jax.Array, layer,
                     mask: jax.Array) -> jax.Array:
     """q [b, t, heads, hd] against layer `layer` of the cache (layouts above);
-    mask [b, t, slots] bool (True = may attend). Returns [b, t, heads, hd] in q's dtype."""
+    mask [b, t, slots] bool (True = may attend), or [b, kv_heads, t, slots] per kv head. Returns [b, t, heads, hd] in q's dtype."""
     b, t, heads, hd = q.shape
     kv_heads = k_all[0].shape[1] if isinstance(k_all, tuple) else k_all.shape[2]
     group = heads // kv_heads
@@ -98,7 +98,8 @@ def cache_attention(q: jax.Array, k_all: jax.Array, v_all: jax.Array, layer,
     scores = lax.dot_general(qh, keys, (((3,), (2,)), ((0, 1), (0, 1))), precision=precision,
                              preferred_element_type=jnp.float32)  # [b, kv, g*t, s]
     scores = scores.reshape(b, kv_heads, group, t, -1) * hd ** -0.5
-    scores = jnp.where(mask[:, None, None], scores, MASK_VALUE)
+    per_head = mask if mask.ndim == 4 else mask[:, None]
+    scores = jnp.where(per_head[:, :, None], scores, MASK_VALUE)
     probs = jnp.exp(scores - jnp.max(scores, axis=-1, keepdims=True))
     probs = probs / jnp.sum(probs, axis=-1, keepdims=True)
     probs = probs.reshape(b, kv_heads, group * t, -1).astype(values.dtype)

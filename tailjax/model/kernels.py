@@ -106,7 +106,8 @@ def dense(x: jax.Array, w: jax.Array, spec: str, out_dtype=None) -> jax.Array:
 def attention(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array) -> jax.Array:
     """Grouped-query attention.
 
-    q: [b, t, heads, hd]; k, v: [b, s, kv_heads, hd]; mask: [b, t, s] bool (True = may attend).
+    q: [b, t, heads, hd]; k, v: [b, s, kv_heads, hd]; mask: [b, t, s] bool (True = may attend),
+    or [b, kv_heads, t, s] for a mask per kv head (and its query group).
     Query head h reads kv head h // (heads // kv_heads), as transformers' repeat_kv does.
     Scores and softmax are float32; the result has q's dtype.
 
@@ -121,7 +122,8 @@ def attention(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array) -> jax.
     qh = q.reshape(b, t, kv_heads, group, hd).transpose(0, 2, 3, 1, 4)  # [b, kv, g, t, hd]
     kh = k.transpose(0, 2, 1, 3)                                        # [b, kv, s, hd]
     vh = v.transpose(0, 2, 1, 3).astype(jnp.float32)
-    bias = jnp.where(mask, 0.0, MASK_VALUE).astype(jnp.float32)         # [b, t, s]
+    bias = jnp.where(mask, 0.0, MASK_VALUE).astype(jnp.float32)         # [b, (kv,) t, s]
+    bias = bias[:, None] if bias.ndim == 3 else bias                    # [b, 1 or kv, t, s]
     scale = hd ** -0.5
     precision = precision_for(q.dtype)
     chunk = max(QUERY_CHUNK, -(-t // MAX_CHUNKS))
@@ -131,7 +133,7 @@ def attention(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array) -> jax.
         keys = stop if causal else s
         scores = jnp.einsum("bkgqd,bksd->bkgqs", qh[:, :, :, start:stop], kh[:, :, :keys],
                             precision=precision, preferred_element_type=jnp.float32)
-        scores = scores * scale + bias[:, None, None, start:stop, :keys]
+        scores = scores * scale + bias[:, :, None, start:stop, :keys]
         # Softmax is shift-invariant, so the max needs no gradient.
         top = lax.stop_gradient(jnp.max(scores, axis=-1, keepdims=True))
         probs = jnp.exp(scores - top)

@@ -126,6 +126,7 @@ def export_hf(path: str, directory: str, dtype: str | None = None,
 def _write_hf(cfg: Qwen2Config, fetch, directory: str, tokenizer: str | None) -> list[str]:
     from tailjax.tokenizer import BUILTIN, load_tokenizer
 
+    cfg.check_hf_compatible()
     if os.path.isdir(directory) and os.listdir(directory):
         raise ValueError(f"{directory} exists and is not empty; export to a new directory")
     if tokenizer and tokenizer not in BUILTIN and not os.path.isdir(tokenizer):

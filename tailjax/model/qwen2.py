@@ -15,6 +15,10 @@ Call contract:
     model(input_ids, positions=None, segment_ids=None) -> logits [b, t, vocab] float32
     model(input_ids, positions, cache=cache, cache_index=i, kv_mask=m) -> (logits, new_cache)
 
+Position encoding (`Qwen2Config.position_encoding`): "rope" is Qwen2's; "nope" and "hybrid"
+(local rotary heads within a window, global heads without positions) are opt-in for models
+trained from scratch, applied alike in the training forward and with a cache.
+
 segment_ids [b, t]: tokens attend only (causally) within their own segment; 0 marks padding.
 With a cache (from `init_cache`, or that cache split per layer by `cache_attention.unstack`, the
 form a decode loop carries), the t new tokens' keys/values are written to slots
@@ -283,6 +287,23 @@ def apply_rope(x, cos, sin):
     return x * cos[:, :, None, :] + rotated * sin[:, :, None, :]
 
 
+def encode_positions(q, k, cos, sin, cfg):
+    """q [b, t, heads, hd], k [b, t, kv_heads, hd] with rotary positions on the heads that use
+    them (cfg.local_kv_heads), and the global heads' queries times cfg.attn_logit_scale."""
+    if cfg.position_encoding == "rope" and cfg.attn_logit_scale == 1.0:
+        return apply_rope(q, cos, sin), apply_rope(k, cos, sin)  # Qwen2, bit for bit
+    group = cfg.num_attention_heads // cfg.num_key_value_heads
+    rotary_kv = jnp.asarray(cfg.local_kv_heads)
+    rotary_q = jnp.repeat(rotary_kv, group)
+    if cfg.position_encoding != "nope":
+        q = jnp.where(rotary_q[:, None], apply_rope(q, cos, sin), q)
+        k = jnp.where(rotary_kv[:, None], apply_rope(k, cos, sin), k)
+    if cfg.attn_logit_scale != 1.0:
+        is_global = rotary_q if cfg.position_encoding == "rope" else ~rotary_q
+        q = q * jnp.where(is_global, cfg.attn_logit_scale, 1.0)[:, None].astype(q.dtype)
+    return q, k
+
+
 def _training_masks(b, t, segment_ids, cfg):
     """(full, sliding) [b, t, t] masks: causal, within one segment, padding (segment 0) masked."""
     idx = jnp.arange(t)
@@ -290,7 +311,18 @@ def _training_masks(b, t, segment_ids, cfg):
     if segment_ids is not None:
         seg = segment_ids
         full = full & (seg[:, :, None] == seg[:, None, :]) & (seg[:, None, :] != 0)
-    return full, _windowed(full, idx, idx, cfg)
+    return _per_head(full, idx, idx, cfg), _per_head(_windowed(full, idx, idx, cfg), idx, idx, cfg)
+
+
+def _per_head(mask, q_idx, k_idx, cfg):
+    """mask [b, t, s] -> [b, kv_heads, t, s] with hybrid's local heads limited to their window
+    (query slot - key slot < local_window; within a row, slots and positions differ by a
+    constant). Other encodings keep one mask for all heads."""
+    if mask is None or cfg.position_encoding != "hybrid":
+        return mask
+    near = (q_idx[:, None] - k_idx[None, :]) < cfg.local_window
+    local = jnp.asarray(cfg.local_kv_heads)[None, :, None, None]
+    return mask[:, None] & (near[None, None] | ~local)
 
 
 def _cache_masks(b, t, max_len, cache_index, kv_mask, cfg):
@@ -300,7 +332,8 @@ def _cache_masks(b, t, max_len, cache_index, kv_mask, cfg):
     full = jnp.broadcast_to(slots[None, :] <= q_slots[:, None], (b, t, max_len))
     if kv_mask is not None:
         full = full & kv_mask[:, None, :]
-    return full, _windowed(full, q_slots, slots, cfg)
+    return (_per_head(full, q_slots, slots, cfg),
+            _per_head(_windowed(full, q_slots, slots, cfg), q_slots, slots, cfg))
 
 
 def _windowed(mask, q_idx, k_idx, cfg):
@@ -323,8 +356,9 @@ def _decoder_layer(x, p, cos, sin, mask, cfg, kv_all=None, layer=None, cache_ind
         q = dense(h, p["q"], "btd,dnh->btnh") + p["q_bias"].astype(dtype)
         k = dense(h, p["k"], "btd,dkh->btkh") + p["k_bias"].astype(dtype)
         v = dense(h, p["v"], "btd,dkh->btkh") + p["v_bias"].astype(dtype)
-    q = constrain(apply_rope(q, cos, sin), ("batch", "seq", "act_heads", "head_dim"))
-    k = constrain(apply_rope(k, cos, sin), ("batch", "seq", "act_kv_heads", "head_dim"))
+    q, k = encode_positions(q, k, cos, sin, cfg)
+    q = constrain(q, ("batch", "seq", "act_heads", "head_dim"))
+    k = constrain(k, ("batch", "seq", "act_kv_heads", "head_dim"))
     v = constrain(v, ("batch", "seq", "act_kv_heads", "head_dim"))
     if kv_all is not None:
         kv_all = write_cache(*kv_all, k, v, layer, cache_index)

@@ -17,6 +17,12 @@ import jax.numpy as jnp
 from tailjax.paths import resolve
 
 REMAT_MODES = ("none", "full", "dots")
+# How attention sees positions. "rope" is Qwen2's (every head rotary, unbounded); the others are
+# for models trained from scratch and have no transformers equivalent:
+#   nope    no position encoding in any head (only the causal mask orders tokens);
+#   hybrid  `local_heads` kv heads (with their query groups) rotary within `local_window` tokens,
+#           the other heads global with no position encoding (arXiv 2404.12224's RoPE/NoPE mix).
+POSITION_ENCODINGS = ("rope", "nope", "hybrid")
 DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -36,6 +42,9 @@ class Qwen2Config:
     sliding_window: int | None = None
     max_window_layers: int = 28
     max_position_embeddings: int = 32768
+    position_encoding: str = "rope"  # see POSITION_ENCODINGS
+    local_heads: int = 0           # hybrid: how many kv heads are local (rotary, windowed)
+    local_window: int = 0          # hybrid: a local head sees this many tokens, itself included
     bos_token_id: int | None = None
     eos_token_id: int | tuple[int, ...] | None = None
     # How to run it (not part of config.json):
@@ -43,6 +52,9 @@ class Qwen2Config:
     param_dtype: str = "float32"   # storage dtype of the parameters
     scan_layers: bool | None = None  # lax.scan over layers; None = scan except on the CPU
     remat: str = "none"            # activation checkpointing per layer: none | full | dots
+    # Multiplies the attention logits of every head that attends beyond a window (all heads but
+    # hybrid's local ones); > 1 sharpens attention over contexts longer than those trained on.
+    attn_logit_scale: float = 1.0
 
     def __post_init__(self):
         if self.head_dim == 0:
@@ -60,6 +72,15 @@ class Qwen2Config:
             if getattr(self, name) not in DTYPES:
                 raise ValueError(f"{name} {getattr(self, name)!r} is not one of "
                                  f"{', '.join(DTYPES)}")
+        if self.position_encoding not in POSITION_ENCODINGS:
+            raise ValueError(f"position_encoding {self.position_encoding!r} is not one of "
+                             f"{', '.join(POSITION_ENCODINGS)}")
+        if self.position_encoding == "hybrid" and not (
+                0 < self.local_heads < self.num_key_value_heads and self.local_window > 0):
+            raise ValueError(
+                f"position_encoding hybrid needs 0 < local_heads < num_key_value_heads "
+                f"({self.num_key_value_heads}) and local_window > 0; got local_heads "
+                f"{self.local_heads}, local_window {self.local_window}")
         if self.use_sliding_window and not self.sliding_window:
             raise ValueError("use_sliding_window is true but sliding_window is not set")
 
@@ -76,6 +97,14 @@ class Qwen2Config:
         """Which layers use the sliding window (transformers: layer i >= max_window_layers)."""
         return tuple(self.use_sliding_window and i >= self.max_window_layers
                      for i in range(self.num_hidden_layers))
+
+    @property
+    def local_kv_heads(self) -> tuple[bool, ...]:
+        """Per kv head: rotary and windowed (True) or global (False). All True for rope."""
+        kv = self.num_key_value_heads
+        if self.position_encoding == "hybrid":
+            return tuple(i < self.local_heads for i in range(kv))
+        return (self.position_encoding == "rope",) * kv
 
     def replace(self, **changes) -> "Qwen2Config":
         return dataclasses.replace(self, **changes)
@@ -120,6 +149,9 @@ class Qwen2Config:
             sliding_window=hf.get("sliding_window") if use_sw else None,
             max_window_layers=hf.get("max_window_layers", 28),
             max_position_embeddings=hf.get("max_position_embeddings", 32768),
+            position_encoding=hf.get("position_encoding", "rope"),
+            local_heads=hf.get("local_heads", 0),
+            local_window=hf.get("local_window", 0),
             bos_token_id=hf.get("bos_token_id"),
             eos_token_id=hf.get("eos_token_id"),
             **runtime,
@@ -131,7 +163,10 @@ class Qwen2Config:
             return cls.from_hf(json.load(f), **runtime)
 
     def to_hf(self) -> dict[str, Any]:
-        """A config.json dict that transformers 4 and 5 (and vLLM) read."""
+        """A config.json dict that transformers 4 and 5 (and vLLM) read. A model with another
+        position encoding than rope also gets its tailjax keys (position_encoding, local_heads,
+        local_window), which transformers would ignore: `check_hf_compatible` refuses those
+        where a transformers model is to be written."""
         eos = list(self.eos_token_id) if isinstance(self.eos_token_id, tuple) else self.eos_token_id
         return {
             "architectures": ["Qwen2ForCausalLM"],
@@ -159,7 +194,18 @@ class Qwen2Config:
             "eos_token_id": eos,
             "dtype": self.param_dtype,
             "torch_dtype": self.param_dtype,
+            **({} if self.position_encoding == "rope" else {
+                "position_encoding": self.position_encoding, "local_heads": self.local_heads,
+                "local_window": self.local_window}),
         }
+
+    def check_hf_compatible(self) -> None:
+        """Raises ValueError when transformers' Qwen2 cannot compute this model."""
+        if self.position_encoding != "rope":
+            raise ValueError(
+                f"this model uses position_encoding {self.position_encoding!r}, which "
+                "transformers' Qwen2 cannot represent (it applies RoPE to every head); only "
+                "position_encoding rope models can be exported to Hugging Face")
 
     def save(self, path: str, **extra) -> None:
         """Write config.json-style JSON (plus `extra` keys such as "tokenizer"); path may be a

@@ -32,7 +32,13 @@ class Task:
     canonical(answer_text) -> str: the canonical form used to compare answers; raises ValueError
         when the text is not an answer of this task.
     extra_variants: task-specific baselines (e.g. addition's index-hint and reversed), each
-        (instance, prompt) -> (prompt, completion); the completion ends with the boxed answer.
+        (instance, prompt, notation) -> (prompt, completion); the completion ends with the boxed
+        answer.
+    sample_integer(rng, n) -> instance: the sampler of the `integer` option (integer operands
+        only), for tasks that have one.
+    notations: other notations than "plain", each (instance, rng) -> a notation object that
+        `solve(instance, notation)`, `fields(instance, notation)` and the extra variants take
+        (addition's "tagged": place tags at a random offset, see simulation.PlaceTags).
     """
 
     name: str
@@ -43,9 +49,10 @@ class Task:
     templates: Sequence[str]
     fields: Callable[[dict], dict]
     canonical: Callable[[str], str] = str.strip
-    extra_variants: Mapping[str, Callable[[dict, str], tuple[str, str]]] = field(
-        default_factory=dict
-    )
+    extra_variants: Mapping[str, Callable[..., tuple[str, str]]] = field(default_factory=dict)
+    sample_integer: Callable[[random.Random, int], dict] | None = None
+    notations: Mapping[str, Callable[[dict, random.Random], object]] = field(
+        default_factory=dict)
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -82,13 +89,31 @@ def instance_key(instance: dict) -> str:
     return json.dumps(instance, sort_keys=True, separators=(",", ":"))
 
 
+NOTATIONS = ("plain", "tagged")
+
+
+def check_form(task: Task | str, notation: str = "plain", integer: bool = False) -> Task:
+    """The task, after checking it has `notation` and (when asked) the integer option."""
+    task = get_task(task) if isinstance(task, str) else task
+    if notation != "plain" and notation not in task.notations:
+        have = ", ".join(["plain", *task.notations])
+        raise ValueError(f"task {task.name!r} has no {notation!r} notation; choose {have}")
+    if integer and task.sample_integer is None:
+        raise ValueError(f"task {task.name!r} has no integer-only option; set integer false")
+    return task
+
+
 def make_record(task: Task | str, split: str, length: int, rng: random.Random,
-                variant: str = "tail-styled", template: int | None = None) -> dict:
+                variant: str = "tail-styled", template: int | None = None,
+                notation: str = "plain", integer: bool = False) -> dict:
     """One record of `task` with an instance of `length`, drawn from `rng`.
 
-    `template` picks a prompt template by index; None draws one from `rng`.
+    `template` picks a prompt template by index; None draws one from `rng`. `notation` "plain"
+    writes numbers as they are; another (addition's "tagged") draws its parameters from `rng`
+    after the template, so plain records are unchanged by its existence. `integer` samples
+    integer-only instances. The record's `answer` is the canonical answer in every notation.
     """
-    task = get_task(task) if isinstance(task, str) else task
+    task = check_form(task, notation, integer)
     if variant not in task.variants:
         raise ValueError(
             f"unknown variant {variant!r} for task {task.name!r}; choose one of "
@@ -96,35 +121,41 @@ def make_record(task: Task | str, split: str, length: int, rng: random.Random,
         )
     if length <= 0:
         raise ValueError(f"length must be positive, got {length}")
-    instance = task.sample(rng, length)
+    instance = (task.sample_integer if integer else task.sample)(rng, length)
     t = template if template is not None else rng.randrange(len(task.templates))
-    prompt = task.templates[t].format(**task.fields(instance))
-    trace = task.solve(instance)
+    if notation == "plain":
+        args = (instance,)
+    else:
+        args = (instance, task.notations[notation](instance, rng))
+    prompt = task.templates[t].format(**task.fields(*args))
+    trace = task.solve(*args)
     if variant in task.extra_variants:
-        prompt, completion = task.extra_variants[variant](instance, prompt)
+        prompt, completion = task.extra_variants[variant](*args[:1], prompt, *args[1:])
     else:
         completion = render(trace, variant)
+    answer = trace.answer if notation == "plain" else task.canonical(trace.answer)
     return {"task": task.name, "split": split, "length": length, "instance": instance,
-            "prompt": prompt, "completion": completion, "answer": trace.answer}
+            "prompt": prompt, "completion": completion, "answer": answer}
 
 
 def synthesize(task: str, split: str, seed: int, index: int, variant: str = "tail-styled",
-               lengths: tuple[int, int] | None = None, template: int | None = None) -> dict:
+               lengths: tuple[int, int] | None = None, template: int | None = None,
+               notation: str = "plain", integer: bool = False) -> dict:
     """Record number `index` of the stream (task, split, seed): a pure function of its arguments.
 
     The length is drawn uniformly from the split's range, or from `lengths` when given (the CPU
     demo trains on reduced ranges).
     """
     t, length, rng = _stream(task, split, seed, index, lengths)
-    return make_record(t, split, length, rng, variant, template)
+    return make_record(t, split, length, rng, variant, template, notation, integer)
 
 
 def sample_instance(task: str, split: str, seed: int, index: int,
-                    lengths: tuple[int, int] | None = None) -> dict:
-    """The instance of `synthesize(task, split, seed, index, ..., lengths)`, without solving it
-    (cheap: test-set exclusion and deduplication need only the instances)."""
+                    lengths: tuple[int, int] | None = None, integer: bool = False) -> dict:
+    """The instance of `synthesize(task, split, seed, index, ..., lengths, integer=integer)`,
+    without solving it (cheap: test-set exclusion and deduplication need only the instances)."""
     t, length, rng = _stream(task, split, seed, index, lengths)
-    return t.sample(rng, length)
+    return (check_form(t, integer=integer).sample_integer if integer else t.sample)(rng, length)
 
 
 def _stream(task, split, seed, index, lengths):
@@ -168,7 +199,7 @@ def score(task: Task | str, completion: str, answer: str) -> bool:
         return False
 
 
-__all__ = ["SPLITS", "RECORD_KEYS", "TASKS", "Task", "Trace", "VARIANTS", "boxed", "check_split",
+__all__ = ["NOTATIONS", "SPLITS", "check_form", "RECORD_KEYS", "TASKS", "Task", "Trace", "VARIANTS", "boxed", "check_split",
            "get_task", "instance_key", "last_boxed", "make_record", "register", "render",
            "sample_instance", "score", "synthesize"]
 

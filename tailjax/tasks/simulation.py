@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import random
 import re
+import string
 
 from tailjax.tasks import Task, Trace, register
 from tailjax.tasks.numbers import canonical_decimal, place_range, places, sample_decimal
@@ -50,49 +51,146 @@ def _add_sample(rng: random.Random, n: int) -> dict:
     return {"x1": sample_decimal(rng, n), "x2": sample_decimal(rng, n)}
 
 
-def _align(tr: Trace, inst: dict, goto: str, **extra):
+def _add_sample_integer(rng: random.Random, n: int) -> dict:
+    return {"x1": sample_decimal(rng, n, point=False), "x2": sample_decimal(rng, n, point=False)}
+
+
+class PlainPlaces:
+    """The paper's notation: a place is its number (x1[0] is the units digit of x1), numbers are
+    written as they are."""
+
+    def place(self, p: int, operand: str = "x1") -> str:
+        return str(p)
+
+    def number(self, x: str, operand: str = "x1") -> str:
+        return x
+
+    def restate(self, x: str, operand: str = "x1") -> str:
+        return x
+
+
+PLAIN = PlainPlaces()
+TAGS = string.ascii_uppercase
+
+
+class PlaceTags:
+    """The tagged notation of addition (TAIL with index hints, arXiv 2402.09371): every digit is
+    written after a letter that names its place, x1's and the sum's upper-case, x2's lower-case
+    (so every tag occurs once in the prompt), the units at letter `offset` and each higher place
+    at the next letter: with offset 8, 571 is "K5J7I1" in x1 and "k5j7i1" in x2.
+
+    A model then finds "the digit at place J" by its key rather than by counting positions, and
+    the random offset per record makes every letter a place it has seen. Integer operands only;
+    a sum may use at most len(TAGS) = 26 places.
+    """
+
+    def __init__(self, offset: int):
+        self.offset = offset
+
+    @classmethod
+    def draw(cls, instance: dict, rng: random.Random) -> "PlaceTags":
+        """Tags at a random offset that leaves room for the sum's places (one more than the
+        longer operand's)."""
+        if any("." in instance[k] for k in ("x1", "x2")):
+            raise ValueError("the tagged notation writes integer operands only; sample with "
+                             "the integer option (data.integer: true, --integer)")
+        need = max(len(instance["x1"]), len(instance["x2"])) + 1
+        if need > len(TAGS):
+            raise ValueError(f"the tagged notation has {len(TAGS)} place tags; a sum of "
+                             f"{need} places does not fit (use at most {len(TAGS) - 1} digits)")
+        return cls(rng.randrange(len(TAGS) - need + 1))
+
+    def place(self, p: int, operand: str = "x1") -> str:
+        tag = TAGS[self.offset + p]
+        return tag.lower() if operand == "x2" else tag
+
+    def number(self, x: str, operand: str = "x1") -> str:
+        return "".join(self.place(p, operand) + d for p, d in sorted(places(x).items(),
+                                                                      reverse=True))
+
+    def restate(self, x: str, operand: str = "x1") -> str:
+        """A whole number restated inside the trace, as the span of its places ("K..I"): its
+        digits are fetched one place at a time where they are used. (Copying a whole operand
+        is a skill tied to the lengths trained on: a model trained on up to 6 digits copied
+        the last 6 digits of a 7-digit operand, and every fetch after it read the copy.)"""
+        ps = places(x)
+        return f"{self.place(max(ps), operand)}..{self.place(min(ps), operand)}"
+
+
+_TAGGED = re.compile(r"(?:[A-Z]\d)+")
+
+
+def untag(text: str) -> str:
+    """The digits of a tagged number ("K5J7I1" -> "571"); the tags must name consecutive places
+    from the highest down. Raises ValueError."""
+    if not _TAGGED.fullmatch(text):
+        raise ValueError(f"not a tagged number: {text!r}")
+    tags = text[0::2]
+    if any(ord(a) - ord(b) != 1 for a, b in zip(tags, tags[1:])):
+        raise ValueError(f"tagged number {text!r} skips or repeats a place")
+    return text[1::2]
+
+
+def canonical_sum(text: str) -> str:
+    """canonical_decimal of a plain or a tagged ("K5J7I1") number."""
+    t = text.strip()
+    return canonical_decimal(untag(t) if t[:1].isalpha() else t)
+
+
+def _add_fields(inst: dict, nt=PLAIN) -> dict:
+    return {"x1": nt.number(inst["x1"], "x1"), "x2": nt.number(inst["x2"], "x2")}
+
+
+def _align(tr: Trace, inst: dict, goto, nt=PLAIN, **extra):
     """The first state of addition and comparison: line the operands up on their decimal points
-    (places hi down to lo, lo <= 0). `goto` may name {hi} or {lo}; returns (x1, x2, hi, lo)."""
+    (places hi down to lo, lo <= 0). `goto(hi, lo)` names the next state; returns
+    (x1, x2, hi, lo)."""
     x1, x2 = inst["x1"], inst["x2"]
     hi, lo = place_range(x1, x2)
     lo = min(lo, 0)
-    tr.state("align the decimal points", fetch={"x1": x1, "x2": x2},
-             compute=f"the places run from {hi} down to {lo}",
-             write={"x1": _padded(x1, hi, lo), "x2": _padded(x2, hi, lo), **extra},
-             goto=goto.format(hi=hi, lo=lo))
+    tr.state("align the decimal points",
+             fetch={"x1": nt.restate(x1, "x1"), "x2": nt.restate(x2, "x2")},
+             compute=f"the places run from {nt.place(hi)} down to {nt.place(lo)}",
+             write={"x1": nt.restate(_padded(x1, hi, lo), "x1"),
+                    "x2": nt.restate(_padded(x2, hi, lo), "x2"), **extra},
+             goto=goto(hi, lo))
     return x1, x2, hi, lo
 
 
-def _add_solve(inst: dict) -> Trace:
+def _add_solve(inst: dict, nt=PLAIN) -> Trace:
+    """The recording of addition; `nt` names places and writes numbers (PLAIN or PlaceTags)."""
     tr = Trace()
-    x1, x2, hi, lo = _align(tr, inst, "add the digits at place {lo}", carry=0)
+    x1, x2, hi, lo = _align(tr, inst, lambda hi, lo: f"add the digits at place {nt.place(lo)}",
+                            nt, carry=0)
     p1, p2 = places(x1), places(x2)
     carry, s = 0, {}
     for p in range(lo, hi + 1):
         a, b = int(p1.get(p, "0")), int(p2.get(p, "0"))
         total = a + b + carry
-        nxt = (f"add the digits at place {p + 1}" if p < hi
+        nxt = (f"add the digits at place {nt.place(p + 1)}" if p < hi
                else "write the last carry" if total >= 10 else "read the sum")
         s[p] = total % 10
-        tr.state(f"add the digits at place {p}",
-                 fetch={f"x1[{p}]": a, f"x2[{p}]": b, "carry": carry},
+        tr.state(f"add the digits at place {nt.place(p)}",
+                 fetch={f"x1[{nt.place(p)}]": a, f"x2[{nt.place(p, 'x2')}]": b, "carry": carry},
                  compute=f"{a} + {b} + {carry} = {total}",
-                 write={f"s[{p}]": s[p], "carry": total // 10}, goto=nxt, loop="column")
+                 write={f"s[{nt.place(p)}]": s[p], "carry": total // 10}, goto=nxt,
+                 loop="column")
         carry = total // 10
     if carry:
         s[hi + 1] = carry
-        tr.state("write the last carry", fetch={"carry": carry}, write={f"s[{hi + 1}]": carry},
-                 goto="read the sum")
+        tr.state("write the last carry", fetch={"carry": carry},
+                 write={f"s[{nt.place(hi + 1)}]": carry}, goto="read the sum")
     raw = _read_digits(s)
     answer = canonical_decimal(raw)
-    tr.state("read the sum", fetch={f"s[{p}]": s[p] for p in sorted(s, reverse=True)},
-             compute=f"the digits read {raw}", write={"sum": answer})
-    tr.note(f"We line up {x1} and {x2} at the decimal point: {_padded(x1, hi, lo)} and "
-            f"{_padded(x2, hi, lo)}.")
+    tr.state("read the sum", fetch={f"s[{nt.place(p)}]": s[p] for p in sorted(s, reverse=True)},
+             compute=f"the digits read {nt.restate(raw)}", write={"sum": nt.restate(answer)})
+    n1, n2 = nt.number(x1, "x1"), nt.number(x2, "x2")
+    tr.note(f"We line up {n1} and {n2} at the decimal point: "
+            f"{nt.number(_padded(x1, hi, lo), 'x1')} and {nt.number(_padded(x2, hi, lo), 'x2')}.")
     tr.note(f"Adding the columns from the right, carrying 1 whenever a column reaches 10, gives "
-            f"the digits {raw}.")
-    tr.note(f"So {x1} + {x2} = {answer}.")
-    return tr.finish(answer)
+            f"the digits {nt.number(raw)}.")
+    tr.note(f"So {n1} + {n2} = {nt.number(answer)}.")
+    return tr.finish(nt.number(answer))
 
 
 def _letters(i: int) -> str:
@@ -136,14 +234,30 @@ def _rewrite_operands(inst: dict, prompt: str, form) -> str:
     return out
 
 
-def _add_index_hint(inst: dict, prompt: str) -> tuple[str, str]:
-    answer = _add_solve(inst).answer
+def _add_index_hint(inst: dict, prompt: str, nt=PLAIN) -> tuple[str, str]:
+    """Index hints. In the tagged notation the prompt already carries them: the completion is
+    the tagged sum, then the box."""
+    answer = _add_solve(inst, nt).answer
+    if nt is not PLAIN:
+        return prompt, f"{answer}\nSo the final answer is \\boxed{{{answer}}}"
     return (_rewrite_operands(inst, prompt, index_hinted),
             f"{index_hinted(answer)}\nSo the final answer is \\boxed{{{answer}}}")
 
 
-def _add_reversed(inst: dict, prompt: str) -> tuple[str, str]:
-    answer = _add_solve(inst).answer
+def _reverse_tagged(x: str) -> str:
+    """"K5J7I1" -> "I1J7K5": the tagged digits lowest place first."""
+    pairs = [x[i:i + 2] for i in range(0, len(x), 2)]
+    return "".join(reversed(pairs))
+
+
+def _add_reversed(inst: dict, prompt: str, nt=PLAIN) -> tuple[str, str]:
+    """Operands and result written lowest digit first; the box holds the sum as usual."""
+    answer = _add_solve(inst, nt).answer
+    if nt is not PLAIN:
+        fields = _add_fields(inst, nt)
+        for k in ("x1", "x2"):
+            prompt = prompt.replace(fields[k], _reverse_tagged(fields[k]), 1)
+        return prompt, f"{_reverse_tagged(answer)}\nSo the final answer is \\boxed{{{answer}}}"
     return (_rewrite_operands(inst, prompt, lambda x: x[::-1]),
             f"{answer[::-1]}\nSo the final answer is \\boxed{{{answer}}}")
 
@@ -497,7 +611,7 @@ def _near(rng: random.Random, x: str) -> str:
 
 def _cmp_solve(inst: dict) -> Trace:
     tr = Trace()
-    x1, x2, hi, lo = _align(tr, inst, "compare the digits at place {hi}")
+    x1, x2, hi, lo = _align(tr, inst, lambda hi, lo: f"compare the digits at place {hi}")
     p1, p2 = places(x1), places(x2)
     for p in range(hi, lo - 1, -1):
         a, b = int(p1.get(p, "0")), int(p2.get(p, "0"))
@@ -561,9 +675,10 @@ def _numbers(inst: dict) -> dict:
 register(Task(
     name="addition", paradigm="simulation",
     ranges={"S": (10, 30), "M": (31, 40), "L": (41, 50)},
-    sample=_add_sample, solve=_add_solve, templates=ADD_TEMPLATES, fields=_xy,
-    canonical=canonical_decimal,
+    sample=_add_sample, solve=_add_solve, templates=ADD_TEMPLATES, fields=_add_fields,
+    canonical=canonical_sum,
     extra_variants={"index-hint": _add_index_hint, "reversed": _add_reversed},
+    sample_integer=_add_sample_integer, notations={"tagged": PlaceTags.draw},
 ))
 register(Task(
     name="division", paradigm="simulation",
