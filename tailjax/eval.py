@@ -24,8 +24,8 @@ import numpy as np
 from tailjax import tasks as tasks_lib
 from tailjax.paths import resolve
 
-RESULT_FILES = ("results.json", "results.md", "accuracy.png", "samples.jsonl",
-                "accuracy_by_length.png")
+RESULT_FILES = ("results.json", "results.md", "accuracy.png", "accuracy_by_length.png",
+                "samples.jsonl")
 
 
 STRETCH = "stretch"  # the split label of eval.stretch: lengths beyond L, from L's test stream
@@ -251,8 +251,7 @@ def plot_by_length(results: dict, path: str) -> None:
 
 
 def write_results(results: dict, out_dir: str) -> list[str]:
-    """results.json, results.md, accuracy.png, samples.jsonl and accuracy_by_length.png in
-    out_dir; returns the paths."""
+    """RESULT_FILES in out_dir; returns their paths."""
     directory = resolve(out_dir)
     directory.mkdir(parents=True, exist_ok=True)
     paths = [directory / name for name in RESULT_FILES]
@@ -260,8 +259,8 @@ def write_results(results: dict, out_dir: str) -> list[str]:
     paths[0].write_text(json.dumps(summary, indent=2) + "\n")
     paths[1].write_text(results_markdown(results))
     plot_accuracy(results, paths[2])
-    paths[3].write_text("".join(json.dumps(s) + "\n" for s in results.get("samples", [])))
-    plot_by_length(results, paths[4])
+    plot_by_length(results, paths[3])
+    paths[4].write_text("".join(json.dumps(s) + "\n" for s in results.get("samples", [])))
     return [str(p) for p in paths]
 
 

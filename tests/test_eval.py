@@ -134,3 +134,35 @@ def test_plan_prints_the_kv_cache_per_device(capsys):
     out = capsys.readouterr().out
     assert "[batch 32, tokens 32768, kv heads 4, head dim 128]" in out
     assert "per device      7.00 GiB" in out and "56.00 GiB" in out
+
+
+def test_accuracy_per_input_length_and_the_stretch_split(tmp_path):
+    """Tagged records of S and a stretch range, scripted right for some lengths and wrong for
+    others: every length is tallied on its own, in results.json, results.md and the plot."""
+    tok = load_tokenizer("tail-bpe")
+    form = dict(template=0, notation="tagged", integer=True)
+    s = records_lib.test_set("addition", "S", 12, "tail", (2, 4), **form)
+    stretch = records_lib.test_set("addition", "L", 12, "tail", (9, 9), **form)
+    script = {tuple(tok.encode(r["prompt"])): (r["completion"] if r["length"] != 3 else
+                                               r"\boxed{0}") for r in s}
+    script.update({tuple(tok.encode(r["prompt"])): r"\boxed{A1}" for r in stretch})
+    model = type("M", (), {"config": type("C", (), {"vocab_size": 1024})})()
+    results = evaluate(model, tok, ["addition"], ["S", "stretch"], 12, "tail",
+                       lengths={"S": (2, 4), "stretch": (9, 9)}, batch_size=5,
+                       max_new_tokens=800, decoder=ScriptedDecoder(tok, script),
+                       progress=False, train_lengths={"S": [2, 4]}, **form)
+    by_length = results["by_length"]["addition"]
+    expected = {n: sum(r["length"] == n for r in s) for n in (2, 3, 4)}
+    assert set(by_length) == {"2", "3", "4", "9"} and by_length["9"]["n"] == 12
+    for n in (2, 4):
+        assert by_length[str(n)]["correct"] == by_length[str(n)]["n"] == expected[n]
+    assert by_length["3"]["correct"] == 0 and by_length["9"]["correct"] == 0
+    cell = results["tasks"]["addition"]["stretch"]
+    assert (cell["n"], cell["correct"]) == (12, 0)
+    assert results["tasks"]["addition"]["S"]["correct"] == expected[2] + expected[4]
+    paths = write_results(results, str(tmp_path))
+    md = (tmp_path / "results.md").read_text()
+    assert "trained on S 2-4" in md and f"| addition | 3 | 0/{expected[3]} | 0.0 |" in md
+    assert (tmp_path / "accuracy_by_length.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((tmp_path / "results.json").read_text())["by_length"] == \
+        results["by_length"] and len(paths) == 5

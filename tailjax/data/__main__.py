@@ -18,7 +18,7 @@ import sys
 
 from tailjax.data import records
 from tailjax.data.stats import format_table, length_stats
-from tailjax.tasks import SPLITS, TASKS, VARIANTS, check_split
+from tailjax.tasks import NOTATIONS, SPLITS, TASKS, VARIANTS, check_split
 from tailjax.tokenizer import load_tokenizer
 
 
@@ -76,12 +76,14 @@ def cmd_list(args):
     for name, t in TASKS.items():
         ranges = " ".join(f"{s}={t.ranges[s][0]}-{t.ranges[s][1]}" for s in SPLITS)
         extra = f"  extra variants: {', '.join(t.extra_variants)}" if t.extra_variants else ""
+        extra += f"  notations: plain, {', '.join(t.notations)}" if t.notations else ""
+        extra += "  option: --integer" if t.sample_integer else ""
         print(f"{name:<22}{t.paradigm:<22}{ranges}{extra}")
     print(f"variants of every task: {', '.join(VARIANTS)}")
 
 
 def cmd_generate(args):
-    records.check_request(args.task, args.variant, args.template)
+    records.check_request(args.task, args.variant, args.template, args.notation, args.integer)
     if args.n <= 0:
         raise ValueError(f"--n must be positive, got {args.n}")
     if (args.split is None) == (args.mix is None):
@@ -89,8 +91,9 @@ def cmd_generate(args):
     lengths = parse_lengths(args.lengths) if args.lengths else None
     check_writable(args.out)
     mix = parse_mix(args.mix) if args.mix is not None else {check_split(args.split): 1.0}
-    recs = records.iter_records(args.task, records.plan(args.task, mix, args.n, args.seed, lengths),
-                                args.seed, args.variant, lengths, args.template)
+    planned = records.plan(args.task, mix, args.n, args.seed, lengths, args.integer)
+    recs = records.iter_records(args.task, planned, args.seed, args.variant, lengths,
+                                args.template, args.notation, args.integer)
     if args.out == "-":
         for r in recs:
             sys.stdout.write(records.dumps(r) + "\n")
@@ -144,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"one of {', '.join(VARIANTS)} (addition also: index-hint, reversed)")
     g.add_argument("--lengths", help="LO,HI: override the split's length range")
     g.add_argument("--template", type=int, help="use prompt template K for every record")
+    g.add_argument("--notation", default="plain", choices=NOTATIONS,
+                   help="how numbers are written: plain (the paper's) or tagged (addition: "
+                        "every digit after a letter naming its place, at a random offset; "
+                        "needs --integer)")
+    g.add_argument("--integer", action="store_true",
+                   help="integer-only operands (addition)")
     g.add_argument("--out", required=True, help="output .jsonl path ('-' for stdout)")
     s = sub.add_parser("stats", help="count, completion chars and tokens per task and split")
     s.add_argument("files", nargs="+")

@@ -68,6 +68,10 @@ class PlainPlaces:
     def restate(self, x: str, operand: str = "x1") -> str:
         return x
 
+    def digit(self, operand: str, p: int, d) -> tuple[str, str]:
+        """The (label, value) pair of a fetched or written digit: ("x1[3]", "7")."""
+        return f"{operand}[{p}]", str(d)
+
 
 PLAIN = PlainPlaces()
 TAGS = string.ascii_uppercase
@@ -115,6 +119,15 @@ class PlaceTags:
         the last 6 digits of a 7-digit operand, and every fetch after it read the copy.)"""
         ps = places(x)
         return f"{self.place(max(ps), operand)}..{self.place(min(ps), operand)}"
+
+    def digit(self, operand: str, p: int, d) -> tuple[str, str]:
+        """An operand's digit written as in the prompt, tag then digit: ("x1", "K7"). The
+        tag is then immediately followed by the digit to fetch, as in the prompt, and the
+        fetch is the plain induction pattern (find this token earlier, copy what followed).
+        The sum's digits keep their bracket labels ("s[K]", "7"): x1's tags are the sum's."""
+        if operand == "s":
+            return f"s[{self.place(p)}]", str(d)
+        return operand, self.place(p, operand) + str(d)
 
 
 _TAGGED = re.compile(r"(?:[A-Z]\d)+")
@@ -171,18 +184,18 @@ def _add_solve(inst: dict, nt=PLAIN) -> Trace:
                else "write the last carry" if total >= 10 else "read the sum")
         s[p] = total % 10
         tr.state(f"add the digits at place {nt.place(p)}",
-                 fetch={f"x1[{nt.place(p)}]": a, f"x2[{nt.place(p, 'x2')}]": b, "carry": carry},
+                 fetch=[nt.digit("x1", p, a), nt.digit("x2", p, b), ("carry", carry)],
                  compute=f"{a} + {b} + {carry} = {total}",
-                 write={f"s[{nt.place(p)}]": s[p], "carry": total // 10}, goto=nxt,
+                 write=[nt.digit("s", p, s[p]), ("carry", total // 10)], goto=nxt,
                  loop="column")
         carry = total // 10
     if carry:
         s[hi + 1] = carry
         tr.state("write the last carry", fetch={"carry": carry},
-                 write={f"s[{nt.place(hi + 1)}]": carry}, goto="read the sum")
+                 write=[nt.digit("s", hi + 1, carry)], goto="read the sum")
     raw = _read_digits(s)
     answer = canonical_decimal(raw)
-    tr.state("read the sum", fetch={f"s[{nt.place(p)}]": s[p] for p in sorted(s, reverse=True)},
+    tr.state("read the sum", fetch=[nt.digit("s", p, s[p]) for p in sorted(s, reverse=True)],
              compute=f"the digits read {nt.restate(raw)}", write={"sum": nt.restate(answer)})
     n1, n2 = nt.number(x1, "x1"), nt.number(x2, "x2")
     tr.note(f"We line up {n1} and {n2} at the decimal point: "
