@@ -94,12 +94,25 @@ def make_optimizer(train_cfg, total_steps: int):
         decay = optax.linear_schedule(train_cfg.lr, train_cfg.final_lr, decay_steps)
     warm = optax.linear_schedule(train_cfg.lr / max(warmup, 1), train_cfg.lr, max(warmup - 1, 1))
     schedule = optax.join_schedules([warm, decay], [warmup]) if warmup else decay
-    # No weight decay on norms and biases (vectors), as in the usual LLM recipes.
-    decay_mask = lambda params: jax.tree.map(lambda p: p.ndim >= 2, params)  # noqa: E731
     parts = [optax.clip_by_global_norm(train_cfg.clip_norm)] if train_cfg.clip_norm > 0 else []
     parts.append(optax.adamw(schedule, b1=train_cfg.b1, b2=train_cfg.b2,
                              weight_decay=train_cfg.weight_decay, mask=decay_mask))
     return optax.chain(*parts), schedule
+
+
+def decays(name: str) -> bool:
+    """Whether the parameter named `name` ("layers/attn_norm", "layers/3/q_bias", ...) gets weight
+    decay: weight matrices do, norm scales and biases do not (the usual LLM recipe). Chosen by the
+    parameter's role, not its number of dimensions, which stacking the layers changes."""
+    role = name.rsplit("/", 1)[-1]
+    return not (role.endswith("norm") or role.endswith("bias"))
+
+
+def decay_mask(params):
+    """A tree of bools like `params` (stacked or per-layer layout): True where weight decays."""
+    return jax.tree_util.tree_map_with_path(
+        lambda path, _: decays("/".join(str(getattr(k, "key", getattr(k, "idx", k)))
+                                        for k in path)), params)
 
 
 def make_train_step(graphdef, tx, micro_batches: int):

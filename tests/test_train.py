@@ -100,6 +100,31 @@ def test_four_micro_batches_equal_one_batch_of_four_times_the_rows():
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+def _decayed_names(params, tx):
+    """Names of the parameters that one AdamW step with zero gradients moves (weight decay)."""
+    opt_state = tx.init(params)
+    updates, _ = tx.update(jax.tree.map(jnp.zeros_like, params), opt_state, params)
+    return {"/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
+            for path, u in jax.tree_util.tree_flatten_with_path(updates)[0]
+            if np.any(np.asarray(u) != 0)}
+
+
+def test_weight_decay_spares_norms_and_biases_in_stacked_and_per_layer_layouts():
+    cfg = config("", "train.weight_decay=0.1", "train.warmup_steps=0")
+    model_cfg, _ = train_lib.model_config(cfg)
+    tx, _ = train_lib.make_optimizer(cfg.train, 10)
+    # Every parameter nonzero, so decay would move each one.
+    stacked = jax.tree.map(jnp.ones_like, params_of(create(model_cfg, 0)))
+    weights = {"embed", "layers/q", "layers/k", "layers/v", "layers/o", "layers/gate",
+               "layers/up", "layers/down"}
+    assert _decayed_names(stacked, tx) == weights
+    per_layer = dict(stacked, layers=[jax.tree.map(lambda x: x[i], stacked["layers"])
+                                      for i in range(model_cfg.num_hidden_layers)])
+    assert _decayed_names(per_layer, tx) == {
+        w.replace("layers/", f"layers/{i}/") for w in weights if w != "embed"
+        for i in range(model_cfg.num_hidden_layers)} | {"embed"}
+
+
 def _loss_and_grads(cfg, batch):
     model_cfg, _ = train_lib.model_config(cfg)
     graphdef, _ = train_lib.split_model(model_cfg)
