@@ -5,6 +5,9 @@ A task is a sampler (an instance of a given length), a solver (records the execu
 registers its tasks with `register`; importing this package imports them all.
 
 Records (DESIGN.md section 3) are dicts with the keys of `RECORD_KEYS`.
+
+Answers are ASCII, one rule for every task: a boxed answer with any other character (full-width
+or Arabic-Indic digits, say) is not an answer, so `score` counts it wrong (`canonical_answer`).
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ class Task:
         the problem independently.
     solve(instance) -> Trace: the execution recorded state by state, finished with the answer.
     templates: prompt templates, formatted with `fields(instance)` (str.format).
-    canonical(answer_text) -> str: the canonical form used to compare answers; raises ValueError
-        when the text is not an answer of this task.
+    canonical(answer_text) -> str: the canonical form (ASCII) used to compare answers; raises
+        ValueError when the text is not an answer of this task. It is only given ASCII text
+        (`canonical_answer`).
     extra_variants: task-specific baselines (e.g. addition's index-hint and reversed), each
         (instance, prompt) -> (prompt, completion); the completion ends with the boxed answer.
     """
@@ -156,19 +160,28 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
+def canonical_answer(task: Task | str, text: str) -> str:
+    """The canonical form of an answer text of `task`; ValueError when it is not one, and always
+    when it holds a character outside ASCII (canonical answers are ASCII, digits 0-9 only)."""
+    task = get_task(task) if isinstance(task, str) else task
+    if not text.isascii():
+        raise ValueError(f"answers are ASCII; {text!r} is not")
+    return task.canonical(text)
+
+
 def score(task: Task | str, completion: str, answer: str) -> bool:
     """Whether the last boxed answer of `completion` equals `answer` in canonical form."""
-    task = get_task(task) if isinstance(task, str) else task
     got = last_boxed(completion)
     if got is None:
         return False
     try:
-        return task.canonical(got) == task.canonical(answer)
+        return canonical_answer(task, got) == canonical_answer(task, answer)
     except ValueError:
         return False
 
 
-__all__ = ["SPLITS", "RECORD_KEYS", "TASKS", "Task", "Trace", "VARIANTS", "boxed", "check_split",
+__all__ = ["SPLITS", "RECORD_KEYS", "TASKS", "Task", "Trace", "VARIANTS", "boxed",
+           "canonical_answer", "check_split",
            "get_task", "instance_key", "last_boxed", "make_record", "register", "render",
            "sample_instance", "score", "synthesize"]
 
