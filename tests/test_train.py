@@ -291,6 +291,52 @@ def test_trained_run_is_loadable_by_the_model_loader(tmp_path):
     assert os.path.exists(os.path.join(cfg.train.out_dir, train_lib.LOSS_PLOT))
 
 
+def _truncate_arrays(step_dir):
+    """Cut every array data file of a saved step in half, as a crash mid-write would."""
+    for root, _, files in os.walk(step_dir):
+        if os.path.basename(root) == "d":
+            for name in files:
+                path = os.path.join(root, name)
+                os.truncate(path, os.path.getsize(path) // 2)
+
+
+def test_unreadable_latest_step_is_rewritten_by_a_rerun_and_skipped_by_loading(tmp_path, capsys):
+    from tailjax import convert
+    from tailjax import model as model_lib
+    from tailjax.checkpoint import Checkpoints
+
+    cfg = config(str(tmp_path / "run"), "train.steps=3", "checkpoint.every=1")
+    train_lib.train(cfg, progress=False)
+    ckpt_dir = os.path.join(cfg.train.out_dir, "checkpoints")
+    good = model_lib.load(ckpt_dir)
+    _truncate_arrays(os.path.join(ckpt_dir, "3"))
+    with pytest.warns(UserWarning, match="checkpoint step 3 .* cannot be read"):
+        result = train_lib.train(cfg, progress=False)  # resumes from step 2, redoes step 3
+    assert result.steps == 3
+    # The rerun wrote step 3 again: it is the latest and it reads, with the same weights.
+    assert Checkpoints(ckpt_dir, 1, 3).latest_step() == 3
+    rerun = model_lib.load(ckpt_dir)
+    for a, b in zip(jax.tree.leaves(params_of(good)), jax.tree.leaves(params_of(rerun))):
+        np.testing.assert_array_equal(a, b)
+
+    # Loading skips an unreadable latest step with a warning, as training does.
+    _truncate_arrays(os.path.join(ckpt_dir, "3"))
+    with pytest.warns(UserWarning, match="3/params cannot be read .* loading the step before"):
+        model_lib.load(ckpt_dir)
+    with pytest.warns(UserWarning, match="3/params cannot be read"):
+        assert convert.main(["--to-hf", ckpt_dir, "--out", str(tmp_path / "hf")]) == 0
+    assert os.path.exists(tmp_path / "hf" / "config.json")
+    # When no step reads: one error line, and no half-written export left behind.
+    for step in ("1", "2"):
+        _truncate_arrays(os.path.join(ckpt_dir, step))
+    capsys.readouterr()
+    with pytest.warns(UserWarning):
+        assert convert.main(["--to-hf", ckpt_dir, "--out", str(tmp_path / "hf2")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no step of the run") and err.count("\n") == 1
+    assert not os.path.exists(tmp_path / "hf2") or not os.listdir(tmp_path / "hf2")
+
+
 def test_huge_page_restart_keeps_pid_arguments_and_tunables_and_happens_once():
     """A CPU run re-execs itself once with glibc's huge-page malloc (tailjax.malloc): same pid,
     same arguments, other tunables kept, and no second restart."""
