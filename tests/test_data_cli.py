@@ -8,7 +8,8 @@ import pytest
 
 from tailjax.data import records
 from tailjax.data.__main__ import main
-from tailjax.tasks import RECORD_KEYS, TASKS, instance_key, sample_instance, score
+from tailjax.tasks import (RECORD_KEYS, TASKS, canonical_key, get_task, instance_key,
+                           sample_instance, score)
 from tailjax.tokenizer import load_tokenizer
 
 FOUNDATION = {"addition": "S=10-30 M=31-40 L=41-50", "division": "S=2-5 M=6-10 L=11-20",
@@ -81,8 +82,8 @@ def test_mix_draws_splits_by_weight(tmp_path):
 def test_a_tiny_instance_space_keeps_half_for_training():
     # derangement S (n = 3..30) has 28 instances: the test set takes the first half, training
     # draws from the rest, and the two stay disjoint.
-    test = {instance_key(r["instance"]) for r in records.test_set("derangement", "S", 500,
-                                                                   "direct")}
+    test = {canonical_key("derangement", r["instance"])
+            for r in records.test_set("derangement", "S", 500, "direct")}
     assert test == records.test_keys("derangement", "S") and len(test) == 14
     train = {instance_key(r["instance"]) for r in records.generate("derangement", "S", 14, 1,
                                                                    "direct")}
@@ -99,10 +100,12 @@ def test_training_files_exclude_the_test_set(tmp_path):
     test = generate(tmp_path, "test.jsonl", *common, "--n", "500", "--seed",
                     str(records.TEST_SEED))
     test_keys = records.test_keys("bubble_sort", "S", (2, 2))
-    assert {instance_key(r["instance"]) for r in read(test)} == test_keys
-    train_keys = {instance_key(r["instance"]) for r in read(train)}
-    assert len(train_keys) == 1000 and not train_keys & test_keys
-    raw = {instance_key(sample_instance("bubble_sort", "S", 1, i, (2, 2))) for i in range(1000)}
+    assert {canonical_key("bubble_sort", r["instance"]) for r in read(test)} == test_keys
+    assert len({instance_key(r["instance"]) for r in read(train)}) == 1000
+    train_keys = {canonical_key("bubble_sort", r["instance"]) for r in read(train)}
+    assert not train_keys & test_keys
+    raw = {canonical_key("bubble_sort", sample_instance("bubble_sort", "S", 1, i, (2, 2)))
+           for i in range(1000)}
     assert raw & test_keys, "vacuous check: the raw stream never meets the test set"
     # the test set is what test_set() gives, record for record
     assert test.read_text() == "".join(records.dumps(r) + "\n" for r in
@@ -221,3 +224,44 @@ def test_a_test_set_with_one_template_keeps_its_instances():
     assert all(r["prompt"] == first.format(**TASKS["addition"].fields(r["instance"]))
                for r in fixed)
     assert len({r["prompt"].split(" ")[0] for r in mixed}) > 1, "vacuous: one template drawn"
+
+
+# One symmetry of each task that folds one: the instance changed without changing its answer.
+SYMMETRIES = {
+    "addition": lambda i: {**i, "x1": i["x2"], "x2": i["x1"]},
+    "compare": lambda i: {**i, "x1": i["x2"], "x2": i["x1"]},
+    "bubble_sort": lambda i: {"numbers": i["numbers"][::-1]},
+    "levenshtein": lambda i: {"a": i["b"], "b": i["a"]},
+    "lcs": lambda i: {"a": i["b"], "b": i["a"]},
+    "knapsack": lambda i: {**i, "weights": i["weights"][::-1], "values": i["values"][::-1]},
+    "machine_schedule": lambda i: {**i, "tasks": i["tasks"][::-1]},
+    "count_letters": lambda i: {**i, "words": i["words"][::-1]},
+    "dijkstra": lambda i: {**i, "edges": [[v, u, w] for u, v, w in i["edges"][::-1]]},
+    "palindrome_partition": lambda i: {"s": i["s"][::-1]},
+}
+
+
+@pytest.mark.parametrize("task", sorted(SYMMETRIES))
+def test_training_never_holds_a_test_instance_up_to_a_symmetry(task):
+    t = get_task(task)
+    test = {instance_key(sample_instance(task, "S", records.TEST_SEED, i))
+            for i in records._test_indices(task, "S", None)}
+    met = 0
+    for split, i in records.plan(task, {"S": 1.0}, 1000, seed=1):
+        instance = sample_instance(task, split, 1, i)
+        other = SYMMETRIES[task](instance)
+        assert canonical_key(task, other) == canonical_key(task, instance)
+        if met < 3:  # the symmetry keeps the answer (solving is slow, so only a few)
+            assert t.solve(other).answer == t.solve(instance).answer
+            met += 1
+        assert instance_key(other) not in test, (instance, other)
+
+
+def test_every_task_docstring_says_which_symmetries_it_folds():
+    import collections
+    import importlib
+
+    modules = collections.Counter(t.solve.__module__ for t in TASKS.values())
+    for module, n_tasks in modules.items():
+        doc = importlib.import_module(module).__doc__
+        assert doc.count("Symmetry folded:") == n_tasks, module

@@ -122,7 +122,8 @@ def cmd_verify(args):
     if shared:
         first = shared[0]
         print(f"error: {args.a} and {args.b} share {len(shared)} instance(s), e.g. "
-              f"{first['task']} {records.instance_key(first['instance'])[:120]}", file=sys.stderr)
+              f"{first['task']} {records.instance_key(first['instance'])[:120]} (up to the "
+              "task's symmetries)", file=sys.stderr)
         return 1
     print(f"ok: {args.a} ({len(a)} records) and {args.b} ({len(b)} records) share no instance")
     return 0

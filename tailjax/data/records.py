@@ -9,7 +9,9 @@ Test sets are the first TEST_SIZE distinct instances of the stream with seed TES
 the space where the whole instance space is smaller than TEST_SIZE). Any
 generation with another seed skips every instance of the test sets of all three splits (with the
 default length ranges and, when given, the override `lengths`), so a training set never shares
-an instance with a test set.
+an instance with a test set, not even up to the task's symmetries: exclusion compares
+`canonical_key`s, which fold them (levenshtein's two strings swapped, knapsack's items reordered;
+each task's docstring names its symmetries).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import os
 import random
 from typing import Iterable, Mapping
 
-from tailjax.tasks import SPLITS, check_split, get_task, instance_key, sample_instance, synthesize
+from tailjax.tasks import (SPLITS, canonical_key, check_split, get_task, instance_key,
+                           sample_instance, synthesize)
 
 TEST_SEED = 20250717
 TEST_SIZE = 500
@@ -31,7 +34,7 @@ _SLACK = 1000
 
 def _unique_indices(task: str, split: str, n: int, seed: int, lengths=None,
                     exclude: frozenset | set = frozenset(), allow_fewer: bool = False) -> list[int]:
-    """Stream indices of the first n distinct instances not in `exclude`.
+    """Stream indices of the first n distinct instances whose canonical_key is not in `exclude`.
 
     When the instance space runs dry (no new instance within _SLACK + n further draws) this is an
     error, or with `allow_fewer` the indices found so far (a tiny space's test set is all of it).
@@ -50,8 +53,9 @@ def _unique_indices(task: str, split: str, n: int, seed: int, lengths=None,
                 f"{' outside the test sets' if exclude else ''} found for split {split} "
                 f"(lengths {lengths or get_task(task).ranges[split]}) after {index} draws; "
                 "ask for fewer records or a wider --lengths range")
-        key = instance_key(sample_instance(task, split, seed, index, lengths))
-        if key not in seen and key not in exclude:
+        instance = sample_instance(task, split, seed, index, lengths)
+        key = instance_key(instance)
+        if key not in seen and (not exclude or canonical_key(task, instance) not in exclude):
             seen.add(key)
             kept.append(index)
         index += 1
@@ -69,12 +73,12 @@ def _test_indices(task: str, split: str, lengths) -> tuple[int, ...]:
 
 @functools.lru_cache(maxsize=None)
 def _test_keys(task: str, split: str, lengths) -> frozenset:
-    return frozenset(instance_key(sample_instance(task, split, TEST_SEED, i, lengths))
+    return frozenset(canonical_key(task, sample_instance(task, split, TEST_SEED, i, lengths))
                      for i in _test_indices(task, split, lengths))
 
 
 def test_keys(task: str, split: str, lengths: tuple[int, int] | None = None) -> frozenset:
-    """instance_key of every instance in the test set of (task, split, lengths)."""
+    """canonical_key of every instance in the test set of (task, split, lengths)."""
     get_task(task)
     check_split(split)
     return _test_keys(task, split, tuple(lengths) if lengths is not None else None)
@@ -211,5 +215,6 @@ def read_records(path: str) -> list[dict]:
 
 
 def record_key(record: dict) -> tuple[str, str]:
-    """What makes two records the same problem: the task and the instance."""
-    return record["task"], instance_key(record["instance"])
+    """What makes two records the same problem: the task and the instance up to the task's
+    symmetries (canonical_key)."""
+    return record["task"], canonical_key(record["task"], record["instance"])

@@ -37,6 +37,10 @@ class Task:
         (`canonical_answer`).
     extra_variants: task-specific baselines (e.g. addition's index-hint and reversed), each
         (instance, prompt) -> (prompt, completion); the completion ends with the boxed answer.
+    fold(instance) -> instance: one representative of the instances that are the same problem
+        up to the task's symmetries (those that keep the answer: swapping the operands of a sum,
+        reordering knapsack items); `canonical_key` keys test-set exclusion by it. Each task's
+        docstring says which symmetries it folds; by default none.
     """
 
     name: str
@@ -50,6 +54,7 @@ class Task:
     extra_variants: Mapping[str, Callable[[dict, str], tuple[str, str]]] = field(
         default_factory=dict
     )
+    fold: Callable[[dict], dict] = lambda instance: instance
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -84,6 +89,25 @@ def check_split(split: str) -> str:
 def instance_key(instance: dict) -> str:
     """A canonical string of an instance, for deduplication and train/test disjointness."""
     return json.dumps(instance, sort_keys=True, separators=(",", ":"))
+
+
+def canonical_key(task: Task | str, instance: dict) -> str:
+    """instance_key of the task's representative of `instance` (Task.fold): instances that are
+    the same problem up to a symmetry of the task share it. Test sets are excluded by it."""
+    task = get_task(task) if isinstance(task, str) else task
+    try:
+        folded = task.fold(instance)
+    except (KeyError, TypeError, ValueError):  # not this task's fields: it equals no test instance
+        folded = instance
+    return instance_key(folded)
+
+
+def sorted_pair(a: str, b: str):
+    """A fold for tasks symmetric in two fields: the instance with those fields in sorted order."""
+    def fold(instance: dict) -> dict:
+        low, high = sorted([instance[a], instance[b]])
+        return {**instance, a: low, b: high}
+    return fold
 
 
 def make_record(task: Task | str, split: str, length: int, rng: random.Random,
@@ -181,7 +205,7 @@ def score(task: Task | str, completion: str, answer: str) -> bool:
 
 
 __all__ = ["SPLITS", "RECORD_KEYS", "TASKS", "Task", "Trace", "VARIANTS", "boxed",
-           "canonical_answer", "check_split",
+           "canonical_answer", "canonical_key", "check_split",
            "get_task", "instance_key", "last_boxed", "make_record", "register", "render",
            "sample_instance", "score", "synthesize"]
 

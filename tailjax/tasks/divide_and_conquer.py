@@ -3,6 +3,7 @@
 binary_search: n distinct increasing integers (1..999) and a target drawn from them; the answer
 is the target's 0-based index. The solver halves [lo, hi] with two atomic states per step:
 the middle index, then the comparison of a[mid] with the target that moves lo or hi.
+Symmetry folded: none (the numbers are sorted and the answer is a position in them).
 """
 
 from __future__ import annotations
