@@ -92,6 +92,24 @@ def test_a_tiny_instance_space_keeps_half_for_training():
         records.generate("derangement", "S", 15, 1, "direct")
 
 
+def test_the_test_seed_gives_the_test_set_and_nothing_beyond_it(tmp_path, capsys):
+    assert [records.test_size("derangement", s) for s in "SML"] == [14, 15, 20]
+    assert records.test_size("addition", "L") == records.TEST_SIZE
+    lines = {ln.split()[0]: ln for ln in run_cli("list").stdout.splitlines()}
+    assert "test sets 14/15/20" in lines["derangement"]
+    assert "test sets 500/500/500" in lines["addition"]
+    assert "first 500 distinct instances of seed 20250717" in lines["test"]
+    # All 28 S instances once came out, the 14 kept for training among them.
+    common = ["--task", "derangement", "--variant", "direct", "--seed", str(records.TEST_SEED)]
+    capsys.readouterr()
+    assert main(["generate", *common, "--split", "S", "--n", "28", "--out", "-"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "test set of derangement S holds 14 instances" in err
+    assert main(["generate", *common, "--mix", "S=1,M=1", "--n", "40", "--out", "-"]) == 2
+    out = generate(tmp_path, "test.jsonl", *common, "--split", "S", "--n", "14")
+    assert read(out) == records.test_set("derangement", "S", 500, "direct")
+
+
 def test_training_files_exclude_the_test_set(tmp_path):
     # bubble sort of 2 numbers out of 0..99 has only 9900 instances: 1000 draws would meet
     # about 50 of the 500 test instances if nothing excluded them.
@@ -127,10 +145,12 @@ def test_tiny_instance_space_is_an_error_not_a_short_file(tmp_path, capsys):
     assert "only 1 distinct word_flip instances outside the test sets" in capsys.readouterr().err
     assert main(args + ["--n", "1", "--seed", "1"]) == 0 and len(read(out)) == 1
     out.unlink()
-    assert main(args + ["--n", "5", "--seed", str(records.TEST_SEED)]) == 2
+    # the test seed gives the test set (two of the four) and nothing beyond it
+    assert main(args + ["--n", "3", "--seed", str(records.TEST_SEED)]) == 2
+    assert "test set of word_flip S holds 2 instances" in capsys.readouterr().err
     assert not out.exists()
-    assert main(args + ["--n", "4", "--seed", str(records.TEST_SEED)]) == 0
-    assert sorted(r["answer"] for r in read(out)) == ["a", "i", "o", "u"]
+    assert main(args + ["--n", "2", "--seed", str(records.TEST_SEED)]) == 0
+    assert read(out) == records.test_set("word_flip", "S", 500, "tail-styled", (1, 1))
 
 
 def test_stats_counts_chars_and_tokens(tmp_path, capsys):

@@ -6,8 +6,9 @@ index = 0, 1, 2, ... and keeps each instance the first time it appears, so the s
 always give the same records, byte for byte.
 
 Test sets are the first TEST_SIZE distinct instances of the stream with seed TEST_SEED (half
-the space where the whole instance space is smaller than TEST_SIZE). Any
-generation with another seed skips every instance of the test sets of all three splits (with the
+the space where the whole instance space is smaller than TEST_SIZE: derangement's S, M and L
+hold 14, 15 and 20; `test_size` gives every size). Generation with seed TEST_SEED gives the
+test set itself and nothing beyond it. Any generation with another seed skips every instance of the test sets of all three splits (with the
 default length ranges and, when given, the override `lengths`), so a training set never shares
 an instance with a test set, not even up to the task's symmetries: exclusion compares
 `canonical_key`s, which fold them (levenshtein's two strings swapped, knapsack's items reordered;
@@ -84,6 +85,13 @@ def test_keys(task: str, split: str, lengths: tuple[int, int] | None = None) -> 
     return _test_keys(task, split, tuple(lengths) if lengths is not None else None)
 
 
+def test_size(task: str, split: str, lengths: tuple[int, int] | None = None) -> int:
+    """How many instances the test set of (task, split, lengths) holds: TEST_SIZE, or half the
+    instance space when that is smaller."""
+    get_task(task)
+    return len(_test_indices(task, check_split(split), tuple(lengths) if lengths else None))
+
+
 def excluded_keys(task: str, lengths: tuple[int, int] | None = None) -> frozenset:
     """Every test instance a training set of `task` must avoid: the test sets of all splits,
     with the default ranges and with `lengths` when given."""
@@ -107,18 +115,34 @@ def check_request(task: str, variant: str, template: int | None):
 def plan(task: str, mix: Mapping[str, float], n: int, seed: int,
          lengths: tuple[int, int] | None = None) -> list[tuple[str, int]]:
     """The (split, stream index) of each of n records, drawn from the splits by weight: distinct
-    instances, none from a test set unless seed == TEST_SEED, several splits in a seeded
-    shuffled order. Cheap (samples instances, solves none); raises before any work is wasted."""
+    instances, none from a test set (up to the task's symmetries), several splits in a seeded
+    shuffled order. seed == TEST_SEED gives the first records of the test sets instead, and no
+    more than they hold. Cheap (samples instances, solves none); raises before any work is
+    wasted."""
     get_task(task)
     if n <= 0:
         raise ValueError(f"n must be positive, got {n}")
-    exclude = frozenset() if seed == TEST_SEED else excluded_keys(task, lengths)
     counts = split_counts(mix, n)
-    out = [(split, i) for split, count in counts.items()
-           for i in _unique_indices(task, split, count, seed, lengths, exclude)]
+    if seed == TEST_SEED:
+        out = [(split, i) for split, count in counts.items()
+               for i in _test_records(task, split, count, lengths)]
+    else:
+        exclude = excluded_keys(task, lengths)
+        out = [(split, i) for split, count in counts.items()
+               for i in _unique_indices(task, split, count, seed, lengths, exclude)]
     if len(counts) > 1:
         random.Random(f"mix/{task}/{seed}").shuffle(out)
     return out
+
+
+def _test_records(task: str, split: str, n: int, lengths) -> tuple[int, ...]:
+    """Stream indices of the first n instances of a test set; n beyond its size is an error."""
+    indices = _test_indices(task, split, tuple(lengths) if lengths else None)
+    if n > len(indices):
+        raise ValueError(f"seed {TEST_SEED} gives the test sets, and the test set of {task} "
+                         f"{split} holds {len(indices)} instances; ask for n <= {len(indices)}, "
+                         "or draw training data with another seed")
+    return indices[:n]
 
 
 def iter_records(task: str, planned: list[tuple[str, int]], seed: int,
@@ -131,7 +155,8 @@ def iter_records(task: str, planned: list[tuple[str, int]], seed: int,
 
 def generate(task: str, split: str, n: int, seed: int, variant: str = "tail-styled",
              lengths: tuple[int, int] | None = None, template: int | None = None) -> list[dict]:
-    """n distinct records of one split; disjoint from every test set unless seed == TEST_SEED."""
+    """n distinct records of one split; disjoint from every test set, or with seed == TEST_SEED
+    the first n records of the test set."""
     check_request(task, variant, template)
     planned = plan(task, {check_split(split): 1.0}, n, seed, lengths)
     return list(iter_records(task, planned, seed, variant, lengths, template))
