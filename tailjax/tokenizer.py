@@ -125,10 +125,16 @@ def tail_corpus(per_task: int, seed: int = 7):
     variants; prompt templates drawn at random. The seed is not one the data streams use."""
     from tailjax.tasks import TASKS, VARIANTS, synthesize
 
-    for name in TASKS:
+    for name, task in TASKS.items():
         for i in range(per_task):
             record = synthesize(name, "S", seed, i, VARIANTS[i % len(VARIANTS)])
-            yield record["prompt"]
+            prompt = record["prompt"]
+            # The prompts as tail_bpe.json learned them, before answer rules were appended to
+            # them: the shipped tokenizer (and every model trained with it) stays the same.
+            if task.answer_rule:
+                rule = task.answer_rule.format(**task.fields(record["instance"]))
+                prompt = prompt[:-len(rule) - 1]
+            yield prompt
             yield record["completion"]
 
 

@@ -61,7 +61,8 @@ def test_generate_template_and_lengths_override(tmp_path):
                    "--seed", "1", "--lengths", "9,10", "--template", "3", "--variant", "direct")
     for r in read(out):
         assert r["length"] in (9, 10) and len(r["instance"]["numbers"]) == r["length"]
-        assert r["prompt"] == "Sort ascending: " + ", ".join(map(str, r["instance"]["numbers"]))
+        assert r["prompt"] == ("Sort ascending: " + ", ".join(map(str, r["instance"]["numbers"]))
+                               + "\nAnswer with the numbers in ascending order, comma-separated.")
         assert r["completion"] == "\\boxed{" + r["answer"] + "}"
 
 

@@ -41,6 +41,9 @@ class Task:
         up to the task's symmetries (those that keep the answer: swapping the operands of a sum,
         reordering knapsack items); `canonical_key` keys test-set exclusion by it. Each task's
         docstring says which symmetries it folds; by default none.
+    answer_rule: what the scorer requires of the answer beyond one number (a list's order and
+        separator, the pair notation, "none"), formatted like the templates and appended to
+        every prompt (`with_rule`), so that no template leaves it unsaid.
     """
 
     name: str
@@ -55,6 +58,7 @@ class Task:
         default_factory=dict
     )
     fold: Callable[[dict], dict] = lambda instance: instance
+    answer_rule: str = ""
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -110,6 +114,17 @@ def sorted_pair(a: str, b: str):
     return fold
 
 
+def with_rule(task: Task, template: str, instance: dict) -> str:
+    """The prompt of `template` for `instance`, followed by the task's answer rule: after a space
+    when the template ends a sentence, else on a new line."""
+    fields = task.fields(instance)
+    prompt = template.format(**fields)
+    if not task.answer_rule:
+        return prompt
+    sep = " " if prompt.rstrip()[-1:] in ".?!" else "\n"
+    return prompt + sep + task.answer_rule.format(**fields)
+
+
 def make_record(task: Task | str, split: str, length: int, rng: random.Random,
                 variant: str = "tail-styled", template: int | None = None) -> dict:
     """One record of `task` with an instance of `length`, drawn from `rng`.
@@ -126,7 +141,7 @@ def make_record(task: Task | str, split: str, length: int, rng: random.Random,
         raise ValueError(f"length must be positive, got {length}")
     instance = task.sample(rng, length)
     t = template if template is not None else rng.randrange(len(task.templates))
-    prompt = task.templates[t].format(**task.fields(instance))
+    prompt = with_rule(task, task.templates[t], instance)
     trace = task.solve(instance)
     if variant in task.extra_variants:
         prompt, completion = task.extra_variants[variant](instance, prompt)

@@ -106,6 +106,8 @@ TEMPLATES = (
     "Houses on a street have increasing house numbers {numbers}; the first house is house 0 in "
     "the list. Which list position does number {target} have?",
 )
+# What the scorer requires (Task.answer_rule): positions count from 0.
+INDEX_ANSWER = "Answer with its 0-based index."
 
 register(Task(
     name="binary_search",
@@ -116,4 +118,5 @@ register(Task(
     templates=TEMPLATES,
     fields=_fields,
     canonical=_canonical_int,
+    answer_rule=INDEX_ANSWER,
 ))

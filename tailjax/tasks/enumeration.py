@@ -204,6 +204,10 @@ DIOPHANTINE_TEMPLATES = (
     "A cinema sells tickets at {a} and {b} dollars and took in exactly {n} dollars. List all "
     "(cheap tickets, expensive tickets) counts.",
 )
+# What the scorer requires (Task.answer_rule): pairs, or none.
+DIOPHANTINE_ANSWER = ("Answer with each solution as a pair in parentheses, the unknown multiplied "
+                      "by {a} first, e.g. (1,3), comma-separated (in any order), or none if there "
+                      "is none.")
 
 
 def diophantine_fields(instance: dict) -> dict:
@@ -219,6 +223,7 @@ register(Task(
     templates=DIOPHANTINE_TEMPLATES,
     fields=diophantine_fields,
     canonical=canonical_pairs,
+    answer_rule=DIOPHANTINE_ANSWER,
 ))
 
 # --- prime search --------------------------------------------------------------------------------
@@ -300,6 +305,8 @@ PRIME_TEMPLATES = (
     "A quiz asks for every prime page number in a chapter running from page {lo} to page {hi}. "
     "What is the answer?",
 )
+# What the scorer requires (Task.answer_rule): a list, or none.
+PRIME_ANSWER = "Answer with the primes comma-separated (in any order), or none if there is none."
 
 
 def prime_fields(instance: dict) -> dict:
@@ -315,4 +322,5 @@ register(Task(
     templates=PRIME_TEMPLATES,
     fields=prime_fields,
     canonical=canonical_primes,
+    answer_rule=PRIME_ANSWER,
 ))

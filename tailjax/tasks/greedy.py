@@ -174,6 +174,9 @@ DIJKSTRA_TEMPLATES = (
     "Starting from person {source}, find the smallest total score to reach each of the {n} "
     "people.",
 )
+# What the scorer requires (Task.answer_rule): the distances in vertex order.
+DIJKSTRA_ANSWER = ("Each edge is written u-v:weight. Answer with the distances of vertices 0 "
+                   "to {last} in vertex order, comma-separated.")
 
 
 def dijkstra_fields(instance: dict) -> dict:
@@ -191,6 +194,7 @@ register(Task(
     templates=DIJKSTRA_TEMPLATES,
     fields=dijkstra_fields,
     canonical=canonical_distances,
+    answer_rule=DIJKSTRA_ANSWER,
     fold=lambda inst: {**inst, "edges": sorted([min(u, v), max(u, v), w]
                                                for u, v, w in inst["edges"])},
 ))

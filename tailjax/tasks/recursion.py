@@ -109,6 +109,10 @@ SUBSTRING_TEMPLATES = (
     "List the slices.",
     "In a text-compression exercise you must index all substrings of {s}. List them.",
 )
+# What the scorer requires (Task.answer_rule): an ordered list.
+SUBSTRING_ANSWER = ("Answer with the {count} substrings comma-separated, ordered by start "
+                    "position and then by end position, each occurrence listed (for "
+                    '"aba": a,ab,aba,b,ba,a).')
 
 
 def substring_fields(instance: dict) -> dict:
@@ -125,6 +129,7 @@ register(Task(
     templates=SUBSTRING_TEMPLATES,
     fields=substring_fields,
     canonical=canonical_substrings,
+    answer_rule=SUBSTRING_ANSWER,
 ))
 
 # --- derangement ---------------------------------------------------------------------------------

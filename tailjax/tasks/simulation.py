@@ -366,6 +366,8 @@ BUBBLE_TEMPLATES = (
     "A game shows the player scores {numbers}. Rank them from lowest score to highest score.",
     "Order these house numbers ascending: {numbers}.",
 )
+# What the scorer requires (Task.answer_rule): an ascending list.
+BUBBLE_ANSWER = "Answer with the numbers in ascending order, comma-separated."
 
 # --- word flip ------------------------------------------------------------------------------------
 
@@ -579,6 +581,7 @@ register(Task(
     ranges={"S": (2, 4), "M": (5, 6), "L": (7, 8)},
     sample=_bubble_sample, solve=_bubble_solve, templates=BUBBLE_TEMPLATES, fields=_numbers,
     canonical=canonical_int_list, fold=lambda inst: {"numbers": sorted(inst["numbers"])},
+    answer_rule=BUBBLE_ANSWER,
 ))
 register(Task(
     name="word_flip", paradigm="simulation",
