@@ -279,6 +279,26 @@ def test_cli_config_errors_exit_2_with_one_line(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("error: unknown config key 'train.stpes'")
 
 
+def test_config_cpu_devices_replace_an_inherited_host_device_count(monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=8 --xla_dump_to=/x")
+    train_lib.use_cpu_devices(2)
+    flags = os.environ["XLA_FLAGS"].split()
+    assert "--xla_force_host_platform_device_count=2" in flags and "--xla_dump_to=/x" in flags
+    assert not any(f.endswith("=8") for f in flags)
+    assert "--xla_cpu_multi_thread_eigen=false" in flags
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+    train_lib.use_cpu_devices(0)  # 0 leaves XLA_FLAGS alone
+    assert os.environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=8"
+
+
+def test_rows_that_do_not_split_name_the_inherited_device_count(tmp_path):
+    # This process has the 8 devices of XLA_FLAGS (conftest), which the message names.
+    with pytest.raises(ValueError, match=r"4 rows per micro-batch do not split over 8 data shards "
+                       r"\(the 8 CPU devices come from XLA_FLAGS' "
+                       r"--xla_force_host_platform_device_count=8: unset it"):
+        train_lib.train(config(str(tmp_path / "r"), "train.batch_size=4"), progress=False)
+
+
 def test_trained_run_is_loadable_by_the_model_loader(tmp_path):
     from tailjax import model as model_lib
 
