@@ -9,7 +9,8 @@ Layout (what `tailjax.model.load` reads from a run directory):
     DIR/<step>/state/          {"step", "rng"}
 
 Saves are asynchronous (training continues while the arrays are written) and keep the latest
-`keep` steps. A step that cannot be read (a crash mid-write, a corrupted file) is skipped with a
+`keep` steps; the temporary directories of a save that was interrupted (DIR/<step>.orbax-
+checkpoint-tmp-*) are removed when training starts again. A step that cannot be read (a crash mid-write, a corrupted file) is skipped with a
 warning, the one before it restored, and the unreadable step deleted, so that training saves it
 again and the latest step of a finished run is always readable.
 """
@@ -44,6 +45,7 @@ class Checkpoints:
             preservation_policy=ocp.checkpoint_managers.LatestN(max(keep, 1)),
             enable_async_checkpointing=async_save,
             create=True,
+            cleanup_tmp_directories=True,  # what an interrupted save left behind
         )
         self.manager = ocp.CheckpointManager(self.directory, options=options)
         self._saved = set(self.manager.all_steps())

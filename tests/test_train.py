@@ -299,12 +299,15 @@ def test_rows_that_do_not_split_name_the_inherited_device_count(tmp_path):
         train_lib.train(config(str(tmp_path / "r"), "train.batch_size=4"), progress=False)
 
 
-def test_trained_run_is_loadable_by_the_model_loader(tmp_path):
+def test_trained_run_is_loadable_by_the_model_loader(tmp_path, caplog):
     from tailjax import model as model_lib
 
     cfg = config(str(tmp_path / "load"), "train.steps=2", "checkpoint.every=0")
     train_lib.train(cfg, progress=False)
-    model = model_lib.load(os.path.join(cfg.train.out_dir, "checkpoints"))
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        model = model_lib.load(os.path.join(cfg.train.out_dir, "checkpoints"))
+    assert not [r.getMessage() for r in caplog.records], "loading a run is not quiet"
     assert isinstance(model, nnx.Module) and model.config.hidden_size == 32
     with open(os.path.join(cfg.train.out_dir, "checkpoints", "model_config.json")) as f:
         assert json.load(f)["tokenizer"] == "char"
@@ -355,6 +358,17 @@ def test_unreadable_latest_step_is_rewritten_by_a_rerun_and_skipped_by_loading(t
     err = capsys.readouterr().err
     assert err.startswith("error: no step of the run") and err.count("\n") == 1
     assert not os.path.exists(tmp_path / "hf2") or not os.listdir(tmp_path / "hf2")
+
+
+def test_a_rerun_removes_what_an_interrupted_save_left_behind(tmp_path):
+    cfg = config(str(tmp_path / "tmp"), "train.steps=1", "checkpoint.every=0")
+    train_lib.train(cfg, progress=False)
+    leftover = os.path.join(cfg.train.out_dir, "checkpoints", "7.orbax-checkpoint-tmp-1234")
+    os.makedirs(os.path.join(leftover, "params"))
+    train_lib.train(cfg, progress=False)  # the run is done: it only resumes and stops
+    assert not os.path.exists(leftover)
+    assert sorted(os.listdir(os.path.join(cfg.train.out_dir, "checkpoints"))) == \
+        ["1", "model_config.json"]
 
 
 def test_huge_page_restart_keeps_pid_arguments_and_tunables_and_happens_once():

@@ -14,6 +14,7 @@ Parameters are restored straight onto the mesh's shardings when a mesh is given.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -54,7 +55,8 @@ def load(path: str, dtype: str | None = None, mesh=None, **runtime) -> Qwen2:
     if kind == "hf":
         params = load_hf_params(cfg, path, shardings)
     elif kind == "run":
-        params = _newest_readable(path, lambda d: restore_params(cfg, d, shardings))
+        with _run_metadata_quiet():
+            params = _newest_readable(path, lambda d: restore_params(cfg, d, shardings))
     else:
         params = restore_params(cfg, params_dir, shardings)
     return from_params(cfg, params)
@@ -113,7 +115,8 @@ def export_hf(path: str, directory: str, dtype: str | None = None,
     cfg = _stored_config(path, kind, dtype, {})
     _check_export_target(directory, tokenizer)
     if kind == "run":
-        return _newest_readable(path, lambda d: _export_params(cfg, d, directory, tokenizer))
+        with _run_metadata_quiet():
+            return _newest_readable(path, lambda d: _export_params(cfg, d, directory, tokenizer))
     return _export_params(cfg, params_dir, directory, tokenizer)
 
 
@@ -214,6 +217,24 @@ def _run_params_dirs(root) -> list[str]:
     steps = sorted(s for s in ocp.step.checkpoint_steps(root)
                    if (root / str(s) / "params").is_dir())
     return [str(root / str(s) / "params") for s in reversed(steps)]
+
+
+class _NoStepMetadataWarning(logging.Filter):
+    """Drops orbax's "Metadata file does not exist" warning: a training run keeps a step's
+    _CHECKPOINT_METADATA in DIR/<step>/, not in the DIR/<step>/params/ that loading reads."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Metadata file does not exist")
+
+
+@contextlib.contextmanager
+def _run_metadata_quiet():
+    absl_log, quiet = logging.getLogger("absl"), _NoStepMetadataWarning()
+    absl_log.addFilter(quiet)
+    try:
+        yield
+    finally:
+        absl_log.removeFilter(quiet)
 
 
 def _newest_readable(path: str, read):
