@@ -9,8 +9,10 @@ Layout (what `tailjax.model.load` reads from a run directory):
     DIR/<step>/state/          {"step", "rng"}
 
 Saves are asynchronous (training continues while the arrays are written) and keep the latest
-`keep` steps. A step that cannot be read (a crash mid-write, a corrupted file) is skipped with a
-warning and the one before it restored.
+`keep` steps; the temporary directories of a save that was interrupted (DIR/<step>.orbax-
+checkpoint-tmp-*) are removed when training starts again. A step that cannot be read (a crash mid-write, a corrupted file) is skipped with a
+warning, the one before it restored, and the unreadable step deleted, so that training saves it
+again and the latest step of a finished run is always readable.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Checkpoints:
             preservation_policy=ocp.checkpoint_managers.LatestN(max(keep, 1)),
             enable_async_checkpointing=async_save,
             create=True,
+            cleanup_tmp_directories=True,  # what an interrupted save left behind
         )
         self.manager = ocp.CheckpointManager(self.directory, options=options)
         self._saved = set(self.manager.all_steps())
@@ -74,6 +77,7 @@ class Checkpoints:
         The arrays are restored onto the shardings of the abstract trees (ShapeDtypeStructs), so
         no host ever holds more than its shards; `data_iter` is moved to the saved position.
         """
+        unreadable = []
         for step in reversed(self.steps()):
             try:
                 restored = self.manager.restore(step, args=ocp.args.Composite(
@@ -85,12 +89,22 @@ class Checkpoints:
             except Exception as e:  # any unreadable step: fall back to the previous one
                 warnings.warn(f"checkpoint step {step} in {self.directory} cannot be read "
                               f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
-                              "falling back to the previous checkpoint", stacklevel=2)
+                              "falling back to the previous checkpoint and deleting this one, "
+                              "so that training saves the step again", stacklevel=2)
+                unreadable.append(step)
                 continue
+            self._delete(unreadable)
             state = restored["state"]
             rng = jax.random.wrap_key_data(np.asarray(state["rng"]))
             return int(state["step"]), restored["params"], restored["opt_state"], rng
+        self._delete(unreadable)
         return None
+
+    def _delete(self, steps: list[int]):
+        """Delete unreadable steps: otherwise they stay the latest and block saving them again."""
+        for step in steps:
+            self.manager.delete(step)
+            self._saved.discard(step)
 
     def wait(self):
         """Block until in-flight asynchronous saves are on disk."""

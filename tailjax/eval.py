@@ -84,6 +84,7 @@ def evaluate(model, tokenizer, task_names: Sequence[str], splits: Sequence[str],
     from tqdm import tqdm
 
     from tailjax.decode import Decoder
+    from tailjax.tokenizer import stop_ids
 
     if batch_size < 1 or max_new_tokens < 1 or n < 1:
         raise ValueError(f"batch_size, max_new_tokens and n must be positive, got {batch_size}, "
@@ -114,16 +115,16 @@ def evaluate(model, tokenizer, task_names: Sequence[str], splits: Sequence[str],
     # Rows of similar expected length share a batch, so few rows idle while others finish.
     items.sort(key=lambda item: (item[0], item[1]))
 
+    ends = stop_ids(tokenizer, model.config)
     samples = []
     bar = tqdm(total=len(items), desc="eval", unit="item", disable=not progress, file=sys.stderr)
     for start in range(0, len(items), batch_size):
         batch = items[start:start + batch_size]
         # Every batch padded to batch_size rows: the last, partial one reuses the compile.
-        out = decoder.generate([ids for *_, ids in batch], max_new_tokens, tokenizer.end_ids,
+        out = decoder.generate([ids for *_, ids in batch], max_new_tokens, ends,
                                pad_id=tokenizer.pad_id, rows=batch_size,
                                vocab_limit=tokenizer.vocab_size)
         for (_, _, record, _), row, truncated in zip(batch, out.rows(), out.truncated):
-            ends = set(tokenizer.end_ids)
             text = tokenizer.decode([t for t in row if t not in ends])
             samples.append(_judge(record, text, len(row), bool(truncated)))
         bar.update(len(batch))

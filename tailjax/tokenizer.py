@@ -3,6 +3,8 @@ tokenizer directories.
 
 All expose the same small surface: `encode(text) -> list[int]`, `decode(ids) -> str`,
 `vocab_size`, `pad_id` and `end_ids` (a set: Qwen2.5 base ends on 151643, instruct adds 151645).
+An HF directory's end ids are the union of every source transformers reads (the tokenizer's
+eos, config.json's and generation_config.json's eos_token_id); `stop_ids` adds the model's own.
 """
 
 from __future__ import annotations
@@ -123,10 +125,16 @@ def tail_corpus(per_task: int, seed: int = 7):
     variants; prompt templates drawn at random. The seed is not one the data streams use."""
     from tailjax.tasks import TASKS, VARIANTS, synthesize
 
-    for name in TASKS:
+    for name, task in TASKS.items():
         for i in range(per_task):
             record = synthesize(name, "S", seed, i, VARIANTS[i % len(VARIANTS)])
-            yield record["prompt"]
+            prompt = record["prompt"]
+            # The prompts as tail_bpe.json learned them, before answer rules were appended to
+            # them: the shipped tokenizer (and every model trained with it) stays the same.
+            if task.answer_rule:
+                rule = task.answer_rule.format(**task.fields(record["instance"]))
+                prompt = prompt[:-len(rule) - 1]
+            yield prompt
             yield record["completion"]
 
 
@@ -160,14 +168,29 @@ class HFTokenizer:
 
 
 def _end_ids(path: str, eos_id: int | None) -> set[int]:
-    """The tokenizer's eos plus every eos_token_id of generation_config.json, when present."""
-    ends = {eos_id} if eos_id is not None else set()
-    gen = os.path.join(path, "generation_config.json")
-    if os.path.exists(gen):
-        with open(gen) as f:
-            value = json.load(f).get("eos_token_id")
-        ends |= set(value if isinstance(value, list) else [value] if value is not None else [])
+    """The union of every end token transformers reads from a model directory: the tokenizer's
+    eos and the eos_token_id (an id or a list) of config.json and of generation_config.json."""
+    ends = as_ids(eos_id)
+    for name in ("config.json", "generation_config.json"):
+        file = os.path.join(path, name)
+        if os.path.exists(file):
+            with open(file) as f:
+                ends |= as_ids(json.load(f).get("eos_token_id"))
     return ends
+
+
+def as_ids(value) -> set[int]:
+    """An eos_token_id as stored (None, an id, or a list/tuple of ids) -> a set of ids."""
+    if value is None:
+        return set()
+    return {int(v) for v in value} if isinstance(value, (list, tuple)) else {int(value)}
+
+
+def stop_ids(tokenizer: Tokenizer, model_config=None) -> tuple[int, ...]:
+    """The ids decoding stops on: the tokenizer's end ids plus the model config's eos_token_id
+    (a checkpoint's config.json / model_config.json), sorted."""
+    return tuple(sorted(set(tokenizer.end_ids) |
+                        as_ids(getattr(model_config, "eos_token_id", None))))
 
 
 BUILTIN = {CharTokenizer.name: CharTokenizer, BPETokenizer.name: BPETokenizer}

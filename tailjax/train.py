@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import os
+import re
 import signal
 import sys
 import time
@@ -31,6 +32,7 @@ from tailjax.config import Config, arch, load_config, to_dict
 from tailjax.paths import is_uri, resolve
 
 LOG_FILE = "train_log.jsonl"
+HOST_DEVICES = re.compile(r"--xla_force_host_platform_device_count=\d+")
 LOSS_PLOT = "loss.png"
 # Dense bf16 peak TFLOP/s per device, for the MFU estimate (device_kind prefix -> peak).
 PEAK_TFLOPS = {"TPU v4": 275.0, "TPU v5 lite": 197.0, "TPU v5e": 197.0, "TPU v5p": 459.0,
@@ -94,12 +96,25 @@ def make_optimizer(train_cfg, total_steps: int):
         decay = optax.linear_schedule(train_cfg.lr, train_cfg.final_lr, decay_steps)
     warm = optax.linear_schedule(train_cfg.lr / max(warmup, 1), train_cfg.lr, max(warmup - 1, 1))
     schedule = optax.join_schedules([warm, decay], [warmup]) if warmup else decay
-    # No weight decay on norms and biases (vectors), as in the usual LLM recipes.
-    decay_mask = lambda params: jax.tree.map(lambda p: p.ndim >= 2, params)  # noqa: E731
     parts = [optax.clip_by_global_norm(train_cfg.clip_norm)] if train_cfg.clip_norm > 0 else []
     parts.append(optax.adamw(schedule, b1=train_cfg.b1, b2=train_cfg.b2,
                              weight_decay=train_cfg.weight_decay, mask=decay_mask))
     return optax.chain(*parts), schedule
+
+
+def decays(name: str) -> bool:
+    """Whether the parameter named `name` ("layers/attn_norm", "layers/3/q_bias", ...) gets weight
+    decay: weight matrices do, norm scales and biases do not (the usual LLM recipe). Chosen by the
+    parameter's role, not its number of dimensions, which stacking the layers changes."""
+    role = name.rsplit("/", 1)[-1]
+    return not (role.endswith("norm") or role.endswith("bias"))
+
+
+def decay_mask(params):
+    """A tree of bools like `params` (stacked or per-layer layout): True where weight decays."""
+    return jax.tree_util.tree_map_with_path(
+        lambda path, _: decays("/".join(str(getattr(k, "key", getattr(k, "idx", k)))
+                                        for k in path)), params)
 
 
 def make_train_step(graphdef, tx, micro_batches: int):
@@ -331,8 +346,13 @@ def train(cfg: Config, progress: bool = True, say: Callable[[str], None] | None 
     shards = math.prod(mesh.shape[a] for a in ("data", "fsdp") if a in mesh.shape)
     rows = cfg.train.batch_size // cfg.train.micro_batches
     if rows % shards:
+        forced = HOST_DEVICES.search(os.environ.get("XLA_FLAGS", ""))
+        source = (f" (the {jax.device_count()} CPU devices come from XLA_FLAGS' "
+                  f"{forced.group(0)}: unset it, or set mesh.cpu_devices)"
+                  if forced and jax.default_backend() == "cpu" else "")
         raise ValueError(f"train.batch_size / train.micro_batches = {rows} rows per micro-batch "
-                         f"do not split over {shards} data shards; make it a multiple of {shards}")
+                         f"do not split over {shards} data shards{source}; make it a multiple "
+                         f"of {shards}")
     steps = total_steps(cfg, tokenizer)
     tx, schedule = make_optimizer(cfg.train, steps)
     graphdef, abstract_params = split_model(model_cfg)
@@ -493,7 +513,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def use_cpu_devices(count: int, huge_pages: bool = False):
     """Split a CPU-only host into `count` single-threaded devices; must run before JAX starts
-    its backend (XLA reads XLA_FLAGS then). An explicit device count in XLA_FLAGS wins.
+    its backend (XLA reads XLA_FLAGS then). The config's count replaces a device count inherited
+    in XLA_FLAGS (such as the tests' 8); count 0 leaves XLA_FLAGS alone.
 
     huge_pages: first restart this process once with huge-page malloc (for training, see
     `malloc.restart_with_huge_pages`); only a program's own entry point may ask for that.
@@ -504,10 +525,11 @@ def use_cpu_devices(count: int, huge_pages: bool = False):
         from tailjax import malloc
 
         malloc.restart_with_huge_pages()
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" not in flags:
-        os.environ["XLA_FLAGS"] = (f"{flags} --xla_force_host_platform_device_count={count} "
-                                   "--xla_cpu_multi_thread_eigen=false").strip()
+    flags = HOST_DEVICES.sub("", os.environ.get("XLA_FLAGS", "")).split()
+    flags.append(f"--xla_force_host_platform_device_count={count}")
+    if not any(f.startswith("--xla_cpu_multi_thread_eigen") for f in flags):
+        flags.append("--xla_cpu_multi_thread_eigen=false")
+    os.environ["XLA_FLAGS"] = " ".join(flags)
 
 
 def main(argv: Sequence[str] | None = None, *, as_program: bool = False) -> int:

@@ -30,13 +30,14 @@ VOCAB, PROMPT = 101, 500
 forward = jax.jit(lambda model, ids: model(ids))
 
 
-def make_hf_model(directory, tied, seed, dtype=torch.float32, **save_kwargs):
+def make_hf_model(directory, tied, seed, dtype=torch.float32, arch=None, **save_kwargs):
     torch.manual_seed(seed)
-    config = HFConfig(vocab_size=VOCAB, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=tied,
-                      max_position_embeddings=1024, initializer_range=0.08,
-                      rope_parameters={"rope_type": "default", "rope_theta": 1e4},
-                      bos_token_id=1, eos_token_id=2)
+    config = HFConfig(**{**dict(vocab_size=VOCAB, hidden_size=64, intermediate_size=96,
+                                num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                tie_word_embeddings=tied, max_position_embeddings=1024,
+                                initializer_range=0.08,
+                                rope_parameters={"rope_type": "default", "rope_theta": 1e4},
+                                bos_token_id=1, eos_token_id=2), **(arch or {})})
     model = Qwen2ForCausalLM(config).eval()
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -83,6 +84,20 @@ def test_f32_logits_and_loss_match_transformers(hf_models, prompts, tied):
     total, count = causal_lm_loss(jnp.asarray(ours), jnp.asarray(labels.numpy()))
     assert int(count) == 2 * (PROMPT - 1) - 99  # targets are labels[:, 1:]
     np.testing.assert_allclose(float(total / count), ref.loss.item(), rtol=1e-5)
+
+
+def test_layer_types_list_wins_over_max_window_layers_as_in_transformers(tmp_path, prompts):
+    # transformers 5 reads layer_types; max_window_layers=2 alone would make no layer sliding.
+    arch = dict(use_sliding_window=True, sliding_window=5, max_window_layers=2,
+                layer_types=["sliding_attention", "full_attention"])
+    hf = make_hf_model(str(tmp_path), tied=False, seed=3, arch=arch)
+    model = load(str(tmp_path))
+    assert model.config.sliding_layers == (True, False)
+    ids = prompts[:, :64]
+    ref = hf_logits(hf, ids).logits.numpy()
+    ours = np.asarray(forward(model, jnp.asarray(ids.numpy())))
+    assert np.abs(ours - ref).max() <= 1e-4
+    assert Qwen2Config.from_hf(model.config.to_hf()).sliding_layers == (True, False)
 
 
 def test_bf16_is_as_close_to_the_f32_reference_as_transformers_bf16(hf_models, prompts):
@@ -238,6 +253,13 @@ def _extra(t):
     (None, lambda c: c.update(rope_parameters={"rope_type": "yarn", "factor": 4.0,
                                                "rope_theta": 1e4}),
      r"unsupported rope scaling type 'yarn'"),
+    (None, lambda c: c.update(quantization_config={"quant_method": "gptq", "bits": 4}),
+     r"quantization_config \(gptq\); tailjax loads only unquantized"),
+    (None, lambda c: c.update(layer_types=["full_attention"]),
+     r"layer_types must list 2 entries, each one of full_attention, sliding_attention"),
+    (None, lambda c: c.update(use_sliding_window=False,
+                              layer_types=["sliding_attention", "full_attention"]),
+     r"layer_types names sliding_attention layers but use_sliding_window is false"),
 ])
 def test_bad_checkpoints_give_one_clear_error(hf_models, tmp_path, capsys, edit_tensors,
                                               edit_config, message):

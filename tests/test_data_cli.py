@@ -8,7 +8,8 @@ import pytest
 
 from tailjax.data import records
 from tailjax.data.__main__ import main
-from tailjax.tasks import RECORD_KEYS, TASKS, instance_key, sample_instance, score
+from tailjax.tasks import (RECORD_KEYS, TASKS, canonical_key, get_task, instance_key,
+                           sample_instance, score)
 from tailjax.tokenizer import load_tokenizer
 
 FOUNDATION = {"addition": "S=10-30 M=31-40 L=41-50", "division": "S=2-5 M=6-10 L=11-20",
@@ -60,7 +61,8 @@ def test_generate_template_and_lengths_override(tmp_path):
                    "--seed", "1", "--lengths", "9,10", "--template", "3", "--variant", "direct")
     for r in read(out):
         assert r["length"] in (9, 10) and len(r["instance"]["numbers"]) == r["length"]
-        assert r["prompt"] == "Sort ascending: " + ", ".join(map(str, r["instance"]["numbers"]))
+        assert r["prompt"] == ("Sort ascending: " + ", ".join(map(str, r["instance"]["numbers"]))
+                               + "\nAnswer with the numbers in ascending order, comma-separated.")
         assert r["completion"] == "\\boxed{" + r["answer"] + "}"
 
 
@@ -81,14 +83,32 @@ def test_mix_draws_splits_by_weight(tmp_path):
 def test_a_tiny_instance_space_keeps_half_for_training():
     # derangement S (n = 3..30) has 28 instances: the test set takes the first half, training
     # draws from the rest, and the two stay disjoint.
-    test = {instance_key(r["instance"]) for r in records.test_set("derangement", "S", 500,
-                                                                   "direct")}
+    test = {canonical_key("derangement", r["instance"])
+            for r in records.test_set("derangement", "S", 500, "direct")}
     assert test == records.test_keys("derangement", "S") and len(test) == 14
     train = {instance_key(r["instance"]) for r in records.generate("derangement", "S", 14, 1,
                                                                    "direct")}
     assert len(train) == 14 and not train & test
     with pytest.raises(ValueError, match="only 14 distinct derangement instances"):
         records.generate("derangement", "S", 15, 1, "direct")
+
+
+def test_the_test_seed_gives_the_test_set_and_nothing_beyond_it(tmp_path, capsys):
+    assert [records.test_size("derangement", s) for s in "SML"] == [14, 15, 20]
+    assert records.test_size("addition", "L") == records.TEST_SIZE
+    lines = {ln.split()[0]: ln for ln in run_cli("list").stdout.splitlines()}
+    assert "test sets 14/15/20" in lines["derangement"]
+    assert "test sets 500/500/500" in lines["addition"]
+    assert "first 500 distinct instances of seed 20250717" in lines["test"]
+    # All 28 S instances once came out, the 14 kept for training among them.
+    common = ["--task", "derangement", "--variant", "direct", "--seed", str(records.TEST_SEED)]
+    capsys.readouterr()
+    assert main(["generate", *common, "--split", "S", "--n", "28", "--out", "-"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "test set of derangement S holds 14 instances" in err
+    assert main(["generate", *common, "--mix", "S=1,M=1", "--n", "40", "--out", "-"]) == 2
+    out = generate(tmp_path, "test.jsonl", *common, "--split", "S", "--n", "14")
+    assert read(out) == records.test_set("derangement", "S", 500, "direct")
 
 
 def test_training_files_exclude_the_test_set(tmp_path):
@@ -99,10 +119,12 @@ def test_training_files_exclude_the_test_set(tmp_path):
     test = generate(tmp_path, "test.jsonl", *common, "--n", "500", "--seed",
                     str(records.TEST_SEED))
     test_keys = records.test_keys("bubble_sort", "S", (2, 2))
-    assert {instance_key(r["instance"]) for r in read(test)} == test_keys
-    train_keys = {instance_key(r["instance"]) for r in read(train)}
-    assert len(train_keys) == 1000 and not train_keys & test_keys
-    raw = {instance_key(sample_instance("bubble_sort", "S", 1, i, (2, 2))) for i in range(1000)}
+    assert {canonical_key("bubble_sort", r["instance"]) for r in read(test)} == test_keys
+    assert len({instance_key(r["instance"]) for r in read(train)}) == 1000
+    train_keys = {canonical_key("bubble_sort", r["instance"]) for r in read(train)}
+    assert not train_keys & test_keys
+    raw = {canonical_key("bubble_sort", sample_instance("bubble_sort", "S", 1, i, (2, 2)))
+           for i in range(1000)}
     assert raw & test_keys, "vacuous check: the raw stream never meets the test set"
     # the test set is what test_set() gives, record for record
     assert test.read_text() == "".join(records.dumps(r) + "\n" for r in
@@ -124,10 +146,12 @@ def test_tiny_instance_space_is_an_error_not_a_short_file(tmp_path, capsys):
     assert "only 1 distinct word_flip instances outside the test sets" in capsys.readouterr().err
     assert main(args + ["--n", "1", "--seed", "1"]) == 0 and len(read(out)) == 1
     out.unlink()
-    assert main(args + ["--n", "5", "--seed", str(records.TEST_SEED)]) == 2
+    # the test seed gives the test set (two of the four) and nothing beyond it
+    assert main(args + ["--n", "3", "--seed", str(records.TEST_SEED)]) == 2
+    assert "test set of word_flip S holds 2 instances" in capsys.readouterr().err
     assert not out.exists()
-    assert main(args + ["--n", "4", "--seed", str(records.TEST_SEED)]) == 0
-    assert sorted(r["answer"] for r in read(out)) == ["a", "i", "o", "u"]
+    assert main(args + ["--n", "2", "--seed", str(records.TEST_SEED)]) == 0
+    assert read(out) == records.test_set("word_flip", "S", 500, "tail-styled", (1, 1))
 
 
 def test_stats_counts_chars_and_tokens(tmp_path, capsys):
@@ -221,3 +245,44 @@ def test_a_test_set_with_one_template_keeps_its_instances():
     assert all(r["prompt"] == first.format(**TASKS["addition"].fields(r["instance"]))
                for r in fixed)
     assert len({r["prompt"].split(" ")[0] for r in mixed}) > 1, "vacuous: one template drawn"
+
+
+# One symmetry of each task that folds one: the instance changed without changing its answer.
+SYMMETRIES = {
+    "addition": lambda i: {**i, "x1": i["x2"], "x2": i["x1"]},
+    "compare": lambda i: {**i, "x1": i["x2"], "x2": i["x1"]},
+    "bubble_sort": lambda i: {"numbers": i["numbers"][::-1]},
+    "levenshtein": lambda i: {"a": i["b"], "b": i["a"]},
+    "lcs": lambda i: {"a": i["b"], "b": i["a"]},
+    "knapsack": lambda i: {**i, "weights": i["weights"][::-1], "values": i["values"][::-1]},
+    "machine_schedule": lambda i: {**i, "tasks": i["tasks"][::-1]},
+    "count_letters": lambda i: {**i, "words": i["words"][::-1]},
+    "dijkstra": lambda i: {**i, "edges": [[v, u, w] for u, v, w in i["edges"][::-1]]},
+    "palindrome_partition": lambda i: {"s": i["s"][::-1]},
+}
+
+
+@pytest.mark.parametrize("task", sorted(SYMMETRIES))
+def test_training_never_holds_a_test_instance_up_to_a_symmetry(task):
+    t = get_task(task)
+    test = {instance_key(sample_instance(task, "S", records.TEST_SEED, i))
+            for i in records._test_indices(task, "S", None)}
+    met = 0
+    for split, i in records.plan(task, {"S": 1.0}, 1000, seed=1):
+        instance = sample_instance(task, split, 1, i)
+        other = SYMMETRIES[task](instance)
+        assert canonical_key(task, other) == canonical_key(task, instance)
+        if met < 3:  # the symmetry keeps the answer (solving is slow, so only a few)
+            assert t.solve(other).answer == t.solve(instance).answer
+            met += 1
+        assert instance_key(other) not in test, (instance, other)
+
+
+def test_every_task_docstring_says_which_symmetries_it_folds():
+    import collections
+    import importlib
+
+    modules = collections.Counter(t.solve.__module__ for t in TASKS.values())
+    for module, n_tasks in modules.items():
+        doc = importlib.import_module(module).__doc__
+        assert doc.count("Symmetry folded:") == n_tasks, module

@@ -72,7 +72,9 @@ class ScriptedDecoder:
         rows = []
         for p in prompts:
             ids = self.tokenizer.encode(self.script[tuple(p)]) + [end_ids[0]]
-            rows.append(ids[:max_new_tokens])
+            # A real decoder stops at the first of the end ids.
+            stop = next((i for i, t in enumerate(ids) if t in end_ids), len(ids))
+            rows.append(ids[:stop + 1][:max_new_tokens])
         tokens = np.full((len(rows), max_new_tokens), pad_id, np.int32)
         for b, r in enumerate(rows):
             tokens[b, :len(r)] = r
@@ -104,6 +106,20 @@ def test_scores_count_correct_wrong_unparsed_and_truncated(tmp_path):
     samples = [json.loads(line) for line in open(paths[-1])]
     assert sum(s["correct"] for s in samples) == 1
     assert {s["parsed"] for s in samples} == {records[0]["answer"], "-1", None}
+
+
+def test_decoding_stops_at_the_model_configs_end_token():
+    # The model's config.json names "#" (an ordinary character to the tokenizer) as its end
+    # token: what follows it is never generated, so its \boxed{} is not scored.
+    tok = load_tokenizer("char")
+    record = records_lib.test_set("addition", "S", 1, "tail-styled", lengths=(1, 3))[0]
+    script = {tuple(tok.encode(record["prompt"])): "\\boxed{-1}#" + record["completion"]}
+    end = tok.encode("#")[0]
+    model = type("M", (), {"config": type("C", (), {"vocab_size": 128, "eos_token_id": end})})()
+    results = evaluate(model, tok, ["addition"], ["S"], 1, lengths={"S": (1, 3)}, batch_size=1,
+                       max_new_tokens=4000, decoder=ScriptedDecoder(tok, script), progress=False)
+    assert results["samples"][0]["output"] == "\\boxed{-1}"
+    assert results["tasks"]["addition"]["S"]["correct"] == 0
 
 
 @pytest.mark.parametrize("argv, message", [

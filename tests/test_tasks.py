@@ -8,7 +8,7 @@ from decimal import ROUND_DOWN, Decimal, localcontext
 import pytest
 
 from task_checks import check_task
-from tailjax.tasks import SPLITS, get_task, score
+from tailjax.tasks import SPLITS, TASKS, canonical_answer, get_task, score, synthesize
 
 DIGITS = re.compile(r"\d")
 
@@ -182,3 +182,21 @@ def test_canonical_rejects_non_answers(task, text):
     with pytest.raises(ValueError):
         get_task(task).canonical(text)
     assert not score(task, f"\\boxed{{{text}}}", "3")
+
+
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_digits_outside_ascii_are_wrong_for_every_task(task):
+    answers = [synthesize(task, split, 5, i)["answer"] for split in SPLITS for i in range(3)]
+    assert all(a.isascii() and canonical_answer(task, a) == a for a in answers)
+    for answer in answers:
+        assert score(task, f"\\boxed{{{answer}}}", answer)
+        for digits in (FULL_WIDTH, ARABIC_INDIC):
+            other = answer.translate(digits)
+            if other != answer:
+                assert not score(task, f"\\boxed{{{other}}}", answer), other
+                with pytest.raises(ValueError, match="answers are ASCII"):
+                    canonical_answer(task, other)

@@ -10,7 +10,7 @@ from functools import lru_cache
 import pytest
 
 from task_checks import check_task
-from tailjax.tasks import SPLITS, get_task, render, score, synthesize
+from tailjax.tasks import SPLITS, TASKS, get_task, render, score, synthesize
 
 
 # --- recursion -------------------------------------------------------------------------------
@@ -295,3 +295,27 @@ def test_every_task_handles_the_shortest_demo_lengths(task):
         rec = synthesize(task, "S", 0, index, variant="tail", lengths=(lo, lo + 1))
         assert rec["answer"] == independent(rec["instance"])
         assert score(task, rec["completion"], rec["answer"])
+
+
+# What each scorer requires beyond "one number", in words every prompt must contain.
+ANSWER_RULES = {
+    "dijkstra": ["u-v:weight", "in vertex order", "comma-separated"],
+    "any_substring": ["by start position and then by end position", "comma-separated"],
+    "binary_search": ["0-based index"],
+    "prime_search": ["comma-separated", "or none"],
+    "diophantine": ["pair in parentheses, the unknown multiplied by", "or none"],
+    "bubble_sort": ["ascending order, comma-separated"],
+}
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_every_template_states_what_the_scorer_requires(task):
+    t = get_task(task)
+    answers = [synthesize(task, s, 2, i)["answer"] for s in SPLITS for i in range(5)]
+    # A task whose answers are lists (or "none") must say how to write them, in every prompt.
+    if any("," in a or a == "none" for a in answers):
+        assert task in ANSWER_RULES
+    for k in range(len(t.templates)):
+        prompt = synthesize(task, "S", 2, k, template=k)["prompt"]
+        for words in ANSWER_RULES.get(task, []):
+            assert words in prompt, (k, prompt)

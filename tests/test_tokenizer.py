@@ -68,6 +68,19 @@ def test_hf_export_encodes_like_the_builtin(tmp_path):
     assert exported.encode(text) == BPE.encode(text) and exported.decode(BPE.encode(text)) == text
 
 
+def test_end_ids_are_the_union_of_tokenizer_config_and_generation_config(tmp_path):
+    BPE.save_hf(str(tmp_path))  # the tokenizer's own eos is id 1
+    (tmp_path / "config.json").write_text('{"model_type": "qwen2", "eos_token_id": 5}')
+    assert load_tokenizer(str(tmp_path)).end_ids == (1, 5)  # no generation_config.json
+    (tmp_path / "generation_config.json").write_text('{"eos_token_id": [1, 7]}')
+    tok = load_tokenizer(str(tmp_path))
+    assert tok.end_ids == (1, 5, 7) and tok.pad_id == 0
+    # Decoding also stops on the model's own eos (a checkpoint's config), an id or a list.
+    model_cfg = type("C", (), {"eos_token_id": [9, 5]})()
+    assert tok_lib.stop_ids(tok, model_cfg) == (1, 5, 7, 9)
+    assert tok_lib.stop_ids(CHAR) == (1,)
+
+
 def test_unknown_tokenizer_names_the_choices():
     with pytest.raises(ValueError, match="neither a built-in one \\(char, tail-bpe\\)"):
         load_tokenizer("no-such-tokenizer")

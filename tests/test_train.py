@@ -100,6 +100,31 @@ def test_four_micro_batches_equal_one_batch_of_four_times_the_rows():
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+def _decayed_names(params, tx):
+    """Names of the parameters that one AdamW step with zero gradients moves (weight decay)."""
+    opt_state = tx.init(params)
+    updates, _ = tx.update(jax.tree.map(jnp.zeros_like, params), opt_state, params)
+    return {"/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
+            for path, u in jax.tree_util.tree_flatten_with_path(updates)[0]
+            if np.any(np.asarray(u) != 0)}
+
+
+def test_weight_decay_spares_norms_and_biases_in_stacked_and_per_layer_layouts():
+    cfg = config("", "train.weight_decay=0.1", "train.warmup_steps=0")
+    model_cfg, _ = train_lib.model_config(cfg)
+    tx, _ = train_lib.make_optimizer(cfg.train, 10)
+    # Every parameter nonzero, so decay would move each one.
+    stacked = jax.tree.map(jnp.ones_like, params_of(create(model_cfg, 0)))
+    weights = {"embed", "layers/q", "layers/k", "layers/v", "layers/o", "layers/gate",
+               "layers/up", "layers/down"}
+    assert _decayed_names(stacked, tx) == weights
+    per_layer = dict(stacked, layers=[jax.tree.map(lambda x: x[i], stacked["layers"])
+                                      for i in range(model_cfg.num_hidden_layers)])
+    assert _decayed_names(per_layer, tx) == {
+        w.replace("layers/", f"layers/{i}/") for w in weights if w != "embed"
+        for i in range(model_cfg.num_hidden_layers)} | {"embed"}
+
+
 def _loss_and_grads(cfg, batch):
     model_cfg, _ = train_lib.model_config(cfg)
     graphdef, _ = train_lib.split_model(model_cfg)
@@ -254,16 +279,96 @@ def test_cli_config_errors_exit_2_with_one_line(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("error: unknown config key 'train.stpes'")
 
 
-def test_trained_run_is_loadable_by_the_model_loader(tmp_path):
+def test_config_cpu_devices_replace_an_inherited_host_device_count(monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=8 --xla_dump_to=/x")
+    train_lib.use_cpu_devices(2)
+    flags = os.environ["XLA_FLAGS"].split()
+    assert "--xla_force_host_platform_device_count=2" in flags and "--xla_dump_to=/x" in flags
+    assert not any(f.endswith("=8") for f in flags)
+    assert "--xla_cpu_multi_thread_eigen=false" in flags
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+    train_lib.use_cpu_devices(0)  # 0 leaves XLA_FLAGS alone
+    assert os.environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=8"
+
+
+def test_rows_that_do_not_split_name_the_inherited_device_count(tmp_path):
+    # This process has the 8 devices of XLA_FLAGS (conftest), which the message names.
+    with pytest.raises(ValueError, match=r"4 rows per micro-batch do not split over 8 data shards "
+                       r"\(the 8 CPU devices come from XLA_FLAGS' "
+                       r"--xla_force_host_platform_device_count=8: unset it"):
+        train_lib.train(config(str(tmp_path / "r"), "train.batch_size=4"), progress=False)
+
+
+def test_trained_run_is_loadable_by_the_model_loader(tmp_path, caplog):
     from tailjax import model as model_lib
 
     cfg = config(str(tmp_path / "load"), "train.steps=2", "checkpoint.every=0")
     train_lib.train(cfg, progress=False)
-    model = model_lib.load(os.path.join(cfg.train.out_dir, "checkpoints"))
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        model = model_lib.load(os.path.join(cfg.train.out_dir, "checkpoints"))
+    assert not [r.getMessage() for r in caplog.records], "loading a run is not quiet"
     assert isinstance(model, nnx.Module) and model.config.hidden_size == 32
     with open(os.path.join(cfg.train.out_dir, "checkpoints", "model_config.json")) as f:
         assert json.load(f)["tokenizer"] == "char"
     assert os.path.exists(os.path.join(cfg.train.out_dir, train_lib.LOSS_PLOT))
+
+
+def _truncate_arrays(step_dir):
+    """Cut every array data file of a saved step in half, as a crash mid-write would."""
+    for root, _, files in os.walk(step_dir):
+        if os.path.basename(root) == "d":
+            for name in files:
+                path = os.path.join(root, name)
+                os.truncate(path, os.path.getsize(path) // 2)
+
+
+def test_unreadable_latest_step_is_rewritten_by_a_rerun_and_skipped_by_loading(tmp_path, capsys):
+    from tailjax import convert
+    from tailjax import model as model_lib
+    from tailjax.checkpoint import Checkpoints
+
+    cfg = config(str(tmp_path / "run"), "train.steps=3", "checkpoint.every=1")
+    train_lib.train(cfg, progress=False)
+    ckpt_dir = os.path.join(cfg.train.out_dir, "checkpoints")
+    good = model_lib.load(ckpt_dir)
+    _truncate_arrays(os.path.join(ckpt_dir, "3"))
+    with pytest.warns(UserWarning, match="checkpoint step 3 .* cannot be read"):
+        result = train_lib.train(cfg, progress=False)  # resumes from step 2, redoes step 3
+    assert result.steps == 3
+    # The rerun wrote step 3 again: it is the latest and it reads, with the same weights.
+    assert Checkpoints(ckpt_dir, 1, 3).latest_step() == 3
+    rerun = model_lib.load(ckpt_dir)
+    for a, b in zip(jax.tree.leaves(params_of(good)), jax.tree.leaves(params_of(rerun))):
+        np.testing.assert_array_equal(a, b)
+
+    # Loading skips an unreadable latest step with a warning, as training does.
+    _truncate_arrays(os.path.join(ckpt_dir, "3"))
+    with pytest.warns(UserWarning, match="3/params cannot be read .* loading the step before"):
+        model_lib.load(ckpt_dir)
+    with pytest.warns(UserWarning, match="3/params cannot be read"):
+        assert convert.main(["--to-hf", ckpt_dir, "--out", str(tmp_path / "hf")]) == 0
+    assert os.path.exists(tmp_path / "hf" / "config.json")
+    # When no step reads: one error line, and no half-written export left behind.
+    for step in ("1", "2"):
+        _truncate_arrays(os.path.join(ckpt_dir, step))
+    capsys.readouterr()
+    with pytest.warns(UserWarning):
+        assert convert.main(["--to-hf", ckpt_dir, "--out", str(tmp_path / "hf2")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no step of the run") and err.count("\n") == 1
+    assert not os.path.exists(tmp_path / "hf2") or not os.listdir(tmp_path / "hf2")
+
+
+def test_a_rerun_removes_what_an_interrupted_save_left_behind(tmp_path):
+    cfg = config(str(tmp_path / "tmp"), "train.steps=1", "checkpoint.every=0")
+    train_lib.train(cfg, progress=False)
+    leftover = os.path.join(cfg.train.out_dir, "checkpoints", "7.orbax-checkpoint-tmp-1234")
+    os.makedirs(os.path.join(leftover, "params"))
+    train_lib.train(cfg, progress=False)  # the run is done: it only resumes and stops
+    assert not os.path.exists(leftover)
+    assert sorted(os.listdir(os.path.join(cfg.train.out_dir, "checkpoints"))) == \
+        ["1", "model_config.json"]
 
 
 def test_huge_page_restart_keeps_pid_arguments_and_tunables_and_happens_once():

@@ -75,11 +75,15 @@ def check_writable(path: str):
 def cmd_list(args):
     for name, t in TASKS.items():
         ranges = " ".join(f"{s}={t.ranges[s][0]}-{t.ranges[s][1]}" for s in SPLITS)
+        tests = "/".join(str(records.test_size(name, s)) for s in SPLITS)
         extra = f"  extra variants: {', '.join(t.extra_variants)}" if t.extra_variants else ""
         extra += f"  notations: plain, {', '.join(t.notations)}" if t.notations else ""
         extra += "  option: --integer" if t.sample_integer else ""
-        print(f"{name:<22}{t.paradigm:<22}{ranges}{extra}")
+        print(f"{name:<22}{t.paradigm:<22}{ranges:<26}test sets {tests}{extra}")
     print(f"variants of every task: {', '.join(VARIANTS)}")
+    print(f"test sets: the first {records.TEST_SIZE} distinct instances of seed "
+          f"{records.TEST_SEED} per task and split, or the first half of a split that has fewer "
+          "instances in all; every other seed skips them, up to each task's symmetries")
 
 
 def cmd_generate(args):
@@ -125,7 +129,8 @@ def cmd_verify(args):
     if shared:
         first = shared[0]
         print(f"error: {args.a} and {args.b} share {len(shared)} instance(s), e.g. "
-              f"{first['task']} {records.instance_key(first['instance'])[:120]}", file=sys.stderr)
+              f"{first['task']} {records.instance_key(first['instance'])[:120]} (up to the "
+              "task's symmetries)", file=sys.stderr)
         return 1
     print(f"ok: {args.a} ({len(a)} records) and {args.b} ({len(b)} records) share no instance")
     return 0
@@ -141,8 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--mix", help="draw from several splits by weight, e.g. S=0.8,M=0.1,L=0.1")
     g.add_argument("--n", type=int, required=True, help="number of records")
     g.add_argument("--seed", type=int, required=True,
-                   help=f"stream seed; {records.TEST_SEED} gives the test sets, any other seed "
-                        "excludes their instances")
+                   help=f"stream seed; {records.TEST_SEED} gives the test sets (at most their "
+                        "size, see `list`), any other seed excludes their instances")
     g.add_argument("--variant", default="tail-styled",
                    help=f"one of {', '.join(VARIANTS)} (addition also: index-hint, reversed)")
     g.add_argument("--lengths", help="LO,HI: override the split's length range")

@@ -21,7 +21,7 @@ import math
 import grain
 import numpy as np
 
-from tailjax.tasks import instance_key, synthesize
+from tailjax.tasks import canonical_key, synthesize
 
 FIELDS = ("inputs", "targets", "loss_mask")  # per-token arrays of one row
 BATCH_KEYS = FIELDS + ("segment_ids", "positions")
@@ -87,7 +87,7 @@ def record_streams(data_cfg, eval_ranges=()) -> list[tuple[grain.MapDataset, flo
                                   data_cfg.integer)
 
             ds = grain.MapDataset.range(data_cfg.per_task).map(make)
-            ds = ds.filter(lambda r, test=test: instance_key(r["instance"]) not in test)
+            ds = ds.filter(lambda r, test=test: canonical_key(r["task"], r["instance"]) not in test)
             streams.append((ds, weight))
         return streams
     groups: dict[tuple[str, str], list[dict]] = {key: [] for key in weights}
@@ -101,7 +101,7 @@ def record_streams(data_cfg, eval_ranges=()) -> list[tuple[grain.MapDataset, flo
             raise ValueError(f"data.files hold no records of task {task} split {split}; "
                              "generate them or drop the task/split from data.tasks/data.splits")
         test = excluded(task, ranges, data_cfg.integer)
-        records = [r for r in records if instance_key(r["instance"]) not in test]
+        records = [r for r in records if canonical_key(task, r["instance"]) not in test]
         streams.append((grain.MapDataset.source(records), weights[(task, split)]))
     return streams
 

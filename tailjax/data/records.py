@@ -6,10 +6,13 @@ index = 0, 1, 2, ... and keeps each instance the first time it appears, so the s
 always give the same records, byte for byte.
 
 Test sets are the first TEST_SIZE distinct instances of the stream with seed TEST_SEED (half
-the space where the whole instance space is smaller than TEST_SIZE). Any
-generation with another seed skips every instance of the test sets of all three splits (with the
+the space where the whole instance space is smaller than TEST_SIZE: derangement's S, M and L
+hold 14, 15 and 20; `test_size` gives every size). Generation with seed TEST_SEED gives the
+test set itself and nothing beyond it. Any generation with another seed skips every instance of the test sets of all three splits (with the
 default length ranges and, when given, the override `lengths`), so a training set never shares
-an instance with a test set.
+an instance with a test set, not even up to the task's symmetries: exclusion compares
+`canonical_key`s, which fold them (levenshtein's two strings swapped, knapsack's items reordered;
+each task's docstring names its symmetries).
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ import os
 import random
 from typing import Iterable, Mapping
 
-from tailjax.tasks import (SPLITS, check_form, check_split, get_task, instance_key,
+from tailjax.tasks import (SPLITS, canonical_key, check_form, check_split, get_task,
+                           instance_key,
                            sample_instance, synthesize)
 
 TEST_SEED = 20250717
@@ -33,7 +37,7 @@ _SLACK = 1000
 def _unique_indices(task: str, split: str, n: int, seed: int, lengths=None,
                     exclude: frozenset | set = frozenset(), allow_fewer: bool = False,
                     integer: bool = False) -> list[int]:
-    """Stream indices of the first n distinct instances not in `exclude`.
+    """Stream indices of the first n distinct instances whose canonical_key is not in `exclude`.
 
     When the instance space runs dry (no new instance within _SLACK + n further draws) this is an
     error, or with `allow_fewer` the indices found so far (a tiny space's test set is all of it).
@@ -52,8 +56,9 @@ def _unique_indices(task: str, split: str, n: int, seed: int, lengths=None,
                 f"{' outside the test sets' if exclude else ''} found for split {split} "
                 f"(lengths {lengths or get_task(task).ranges[split]}) after {index} draws; "
                 "ask for fewer records or a wider --lengths range")
-        key = instance_key(sample_instance(task, split, seed, index, lengths, integer))
-        if key not in seen and key not in exclude:
+        instance = sample_instance(task, split, seed, index, lengths, integer)
+        key = instance_key(instance)
+        if key not in seen and (not exclude or canonical_key(task, instance) not in exclude):
             seen.add(key)
             kept.append(index)
         index += 1
@@ -72,16 +77,26 @@ def _test_indices(task: str, split: str, lengths, integer: bool = False) -> tupl
 
 @functools.lru_cache(maxsize=None)
 def _test_keys(task: str, split: str, lengths, integer: bool = False) -> frozenset:
-    return frozenset(instance_key(sample_instance(task, split, TEST_SEED, i, lengths, integer))
+    return frozenset(canonical_key(task, sample_instance(task, split, TEST_SEED, i, lengths,
+                                                         integer))
                      for i in _test_indices(task, split, lengths, integer))
 
 
 def test_keys(task: str, split: str, lengths: tuple[int, int] | None = None,
               integer: bool = False) -> frozenset:
-    """instance_key of every instance in the test set of (task, split, lengths, integer)."""
+    """canonical_key of every instance in the test set of (task, split, lengths, integer)."""
     get_task(task)
     check_split(split)
     return _test_keys(task, split, tuple(lengths) if lengths is not None else None, integer)
+
+
+def test_size(task: str, split: str, lengths: tuple[int, int] | None = None,
+              integer: bool = False) -> int:
+    """How many instances the test set of (task, split, lengths) holds: TEST_SIZE, or half the
+    instance space when that is smaller."""
+    get_task(task)
+    return len(_test_indices(task, check_split(split), tuple(lengths) if lengths else None,
+                             integer))
 
 
 def excluded_keys(task: str, lengths: tuple[int, int] | None = None,
@@ -111,18 +126,35 @@ def check_request(task: str, variant: str, template: int | None, notation: str =
 def plan(task: str, mix: Mapping[str, float], n: int, seed: int,
          lengths: tuple[int, int] | None = None, integer: bool = False) -> list[tuple[str, int]]:
     """The (split, stream index) of each of n records, drawn from the splits by weight: distinct
-    instances, none from a test set unless seed == TEST_SEED, several splits in a seeded
-    shuffled order. Cheap (samples instances, solves none); raises before any work is wasted."""
+    instances, none from a test set (up to the task's symmetries), several splits in a seeded
+    shuffled order. seed == TEST_SEED gives the first records of the test sets instead, and no
+    more than they hold. Cheap (samples instances, solves none); raises before any work is
+    wasted."""
     get_task(task)
     if n <= 0:
         raise ValueError(f"n must be positive, got {n}")
-    exclude = frozenset() if seed == TEST_SEED else excluded_keys(task, lengths, integer)
     counts = split_counts(mix, n)
-    out = [(split, i) for split, count in counts.items()
-           for i in _unique_indices(task, split, count, seed, lengths, exclude, integer=integer)]
+    if seed == TEST_SEED:
+        out = [(split, i) for split, count in counts.items()
+               for i in _test_records(task, split, count, lengths, integer)]
+    else:
+        exclude = excluded_keys(task, lengths, integer)
+        out = [(split, i) for split, count in counts.items()
+               for i in _unique_indices(task, split, count, seed, lengths, exclude,
+                                        integer=integer)]
     if len(counts) > 1:
         random.Random(f"mix/{task}/{seed}").shuffle(out)
     return out
+
+
+def _test_records(task: str, split: str, n: int, lengths, integer: bool = False) -> tuple[int, ...]:
+    """Stream indices of the first n instances of a test set; n beyond its size is an error."""
+    indices = _test_indices(task, split, tuple(lengths) if lengths else None, integer)
+    if n > len(indices):
+        raise ValueError(f"seed {TEST_SEED} gives the test sets, and the test set of {task} "
+                         f"{split} holds {len(indices)} instances; ask for n <= {len(indices)}, "
+                         "or draw training data with another seed")
+    return indices[:n]
 
 
 def iter_records(task: str, planned: list[tuple[str, int]], seed: int,
@@ -137,7 +169,8 @@ def iter_records(task: str, planned: list[tuple[str, int]], seed: int,
 def generate(task: str, split: str, n: int, seed: int, variant: str = "tail-styled",
              lengths: tuple[int, int] | None = None, template: int | None = None,
              notation: str = "plain", integer: bool = False) -> list[dict]:
-    """n distinct records of one split; disjoint from every test set unless seed == TEST_SEED."""
+    """n distinct records of one split; disjoint from every test set, or with seed == TEST_SEED
+    the first n records of the test set."""
     check_request(task, variant, template, notation, integer)
     planned = plan(task, {check_split(split): 1.0}, n, seed, lengths, integer)
     return list(iter_records(task, planned, seed, variant, lengths, template, notation,
@@ -225,5 +258,6 @@ def read_records(path: str) -> list[dict]:
 
 
 def record_key(record: dict) -> tuple[str, str]:
-    """What makes two records the same problem: the task and the instance."""
-    return record["task"], instance_key(record["instance"])
+    """What makes two records the same problem: the task and the instance up to the task's
+    symmetries (canonical_key)."""
+    return record["task"], canonical_key(record["task"], record["instance"])

@@ -6,17 +6,21 @@ Layouts `load` accepts:
     DIR/model_config.json (HF-style config, plus "tokenizer": where the tokenizer came from)
     and DIR/params/ (an orbax checkpoint of the parameter tree, `params_of` layout);
   * a training run (orbax CheckpointManager root): DIR/model_config.json and DIR/<step>/params/;
-    the latest finalized step that has params/ is loaded.
+    the latest finalized step that has params/ is loaded. A step that cannot be read (a crash
+    mid-write, a corrupted file) is skipped with a warning, as training's resume skips it, and
+    the step before it loaded; when no step reads, one ValueError line says so.
 Parameters are restored straight onto the mesh's shardings when a mesh is given.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
 import shutil
+import warnings
 
 import jax
 import orbax.checkpoint as ocp
@@ -50,6 +54,9 @@ def load(path: str, dtype: str | None = None, mesh=None, **runtime) -> Qwen2:
     shardings = param_shardings(cfg, mesh) if mesh is not None else None
     if kind == "hf":
         params = load_hf_params(cfg, path, shardings)
+    elif kind == "run":
+        with _run_metadata_quiet():
+            params = _newest_readable(path, lambda d: restore_params(cfg, d, shardings))
     else:
         params = restore_params(cfg, params_dir, shardings)
     return from_params(cfg, params)
@@ -106,6 +113,17 @@ def export_hf(path: str, directory: str, dtype: str | None = None,
     if kind == "hf":
         return save_hf(load(path, dtype), directory, tokenizer)
     cfg = _stored_config(path, kind, dtype, {})
+    _check_export_target(directory, tokenizer)
+    if kind == "run":
+        with _run_metadata_quiet():
+            return _newest_readable(path, lambda d: _export_params(cfg, d, directory, tokenizer))
+    return _export_params(cfg, params_dir, directory, tokenizer)
+
+
+def _export_params(cfg: Qwen2Config, params_dir: str, directory: str, tokenizer: str | None):
+    """export_hf of one orbax params directory; a failed export leaves `directory` empty."""
+    cfg.check_hf_compatible()
+    _check_export_target(directory, tokenizer)  # new or empty: a failure may empty it again
     _check_saved_tree(cfg, params_dir)
     specs = dict(flat_items(param_specs(cfg)))
     device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
@@ -120,18 +138,30 @@ def export_hf(path: str, directory: str, dtype: str | None = None,
             restored = checkpointer.restore(params_dir, args=ocp.args.PyTreeRestore(
                 item=item, restore_args=restore_args, partial_restore=True))
         return flat_arrays(restored)[name]
-    return _write_hf(cfg, fetch, directory, tokenizer)
+    try:
+        return _write_hf(cfg, fetch, directory, tokenizer)
+    except Exception:
+        for name in os.listdir(directory) if os.path.isdir(directory) else []:
+            target = os.path.join(directory, name)
+            shutil.rmtree(target) if os.path.isdir(target) else os.remove(target)
+        raise
+
+
+def _check_export_target(directory: str, tokenizer: str | None) -> None:
+    from tailjax.tokenizer import BUILTIN
+
+    if os.path.isdir(directory) and os.listdir(directory):
+        raise ValueError(f"{directory} exists and is not empty; export to a new directory")
+    if tokenizer and tokenizer not in BUILTIN and not os.path.isdir(tokenizer):
+        raise ValueError(f"tokenizer directory {tokenizer} (recorded in the checkpoint) does not "
+                         "exist; pass the tokenizer's directory explicitly")
 
 
 def _write_hf(cfg: Qwen2Config, fetch, directory: str, tokenizer: str | None) -> list[str]:
     from tailjax.tokenizer import BUILTIN, load_tokenizer
 
     cfg.check_hf_compatible()
-    if os.path.isdir(directory) and os.listdir(directory):
-        raise ValueError(f"{directory} exists and is not empty; export to a new directory")
-    if tokenizer and tokenizer not in BUILTIN and not os.path.isdir(tokenizer):
-        raise ValueError(f"tokenizer directory {tokenizer} (recorded in the checkpoint) does not "
-                         "exist; pass the tokenizer's directory explicitly")
+    _check_export_target(directory, tokenizer)
     files = save_hf_params(cfg, fetch, directory)
     cfg.save(os.path.join(directory, "config.json"))
     if tokenizer in BUILTIN:
@@ -177,12 +207,52 @@ def checkpoint_layout(path: str) -> tuple[str, str | None]:
                          f"Face directory) nor {MODEL_CONFIG} (a tailjax checkpoint)")
     if (root / "params").is_dir():
         return "tailjax", str(root / "params")
-    steps = sorted(s for s in ocp.step.checkpoint_steps(root)
-                   if (root / str(s) / "params").is_dir())
+    steps = _run_params_dirs(root)
     if not steps:
         raise ValueError(f"{path} has {MODEL_CONFIG} but no params/ and no finished training "
                          "step with params/; was the run stopped before its first checkpoint?")
-    return "run", str(root / str(steps[-1]) / "params")
+    return "run", steps[0]
+
+
+def _run_params_dirs(root) -> list[str]:
+    """The params/ directories of a run's finished steps, newest first."""
+    steps = sorted(s for s in ocp.step.checkpoint_steps(root)
+                   if (root / str(s) / "params").is_dir())
+    return [str(root / str(s) / "params") for s in reversed(steps)]
+
+
+class _NoStepMetadataWarning(logging.Filter):
+    """Drops orbax's "Metadata file does not exist" warning: a training run keeps a step's
+    _CHECKPOINT_METADATA in DIR/<step>/, not in the DIR/<step>/params/ that loading reads."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Metadata file does not exist")
+
+
+@contextlib.contextmanager
+def _run_metadata_quiet():
+    absl_log, quiet = logging.getLogger("absl"), _NoStepMetadataWarning()
+    absl_log.addFilter(quiet)
+    try:
+        yield
+    finally:
+        absl_log.removeFilter(quiet)
+
+
+def _newest_readable(path: str, read):
+    """read(params_dir) of the newest step of the run at `path` that can be read. Each step that
+    cannot (read raises) is skipped with a warning; ValueError when none can."""
+    params_dirs = _run_params_dirs(resolve(path))
+    for i, params_dir in enumerate(params_dirs):
+        try:
+            return read(params_dir)
+        except Exception as e:
+            reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            if i + 1 == len(params_dirs):
+                raise ValueError(f"no step of the run {path} can be read; the oldest, "
+                                 f"{params_dir}, fails with {reason}") from None
+            warnings.warn(f"checkpoint {params_dir} cannot be read ({reason}); loading the "
+                          "step before it", stacklevel=3)
 
 
 def restore_params(cfg: Qwen2Config, params_dir: str, shardings=None) -> dict:

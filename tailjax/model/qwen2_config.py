@@ -2,7 +2,12 @@
 
 Handles both transformers layouts: rope_theta at the top level (transformers 4) or inside
 "rope_parameters" (transformers 5; "rope_scaling" is the older name of the same dict). Only plain
-RoPE is implemented, so any other rope type is an error rather than a silent ignore.
+RoPE is implemented, so any other rope type is an error rather than a silent ignore. The same holds
+for every key that changes what the model computes: `layer_types` (transformers 5's per-layer
+"full_attention" / "sliding_attention" list) is read and wins over `max_window_layers`, as in
+transformers; a quantized checkpoint (`quantization_config`), another activation or another
+layer type is refused with one line. Keys that change only training in transformers
+(attention_dropout, initializer_range, pad_token_id) or only its caching (use_cache) are ignored.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ REMAT_MODES = ("none", "full", "dots")
 #   hybrid  `local_heads` kv heads (with their query groups) rotary within `local_window` tokens,
 #           the other heads global with no position encoding (arXiv 2404.12224's RoPE/NoPE mix).
 POSITION_ENCODINGS = ("rope", "nope", "hybrid")
+LAYER_TYPES = ("full_attention", "sliding_attention")
 DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -41,6 +47,7 @@ class Qwen2Config:
     use_sliding_window: bool = False
     sliding_window: int | None = None
     max_window_layers: int = 28
+    layer_types: tuple[str, ...] | None = None  # per layer; None = from max_window_layers
     max_position_embeddings: int = 32768
     position_encoding: str = "rope"  # see POSITION_ENCODINGS
     local_heads: int = 0           # hybrid: how many kv heads are local (rotary, windowed)
@@ -61,6 +68,9 @@ class Qwen2Config:
             object.__setattr__(self, "head_dim", self.hidden_size // self.num_attention_heads)
         if isinstance(self.eos_token_id, list):
             object.__setattr__(self, "eos_token_id", tuple(self.eos_token_id))
+        if self.layer_types is not None:
+            object.__setattr__(self, "layer_types", tuple(self.layer_types))
+            self._check_layer_types()
         if self.num_attention_heads % self.num_key_value_heads:
             raise ValueError(f"num_attention_heads {self.num_attention_heads} is not a multiple "
                              f"of num_key_value_heads {self.num_key_value_heads}")
@@ -84,6 +94,16 @@ class Qwen2Config:
         if self.use_sliding_window and not self.sliding_window:
             raise ValueError("use_sliding_window is true but sliding_window is not set")
 
+    def _check_layer_types(self):
+        types = self.layer_types
+        if len(types) != self.num_hidden_layers or any(t not in LAYER_TYPES for t in types):
+            raise ValueError(f"layer_types must list {self.num_hidden_layers} entries, each one of "
+                             f"{', '.join(LAYER_TYPES)}; got {list(types)}")
+        if "sliding_attention" in types and not self.use_sliding_window:
+            raise ValueError("layer_types names sliding_attention layers but use_sliding_window "
+                             "is false (transformers cannot run that config either); set "
+                             "use_sliding_window and sliding_window, or make them full_attention")
+
     @property
     def compute_dtype(self):
         return jnp.dtype(self.dtype)
@@ -94,7 +114,10 @@ class Qwen2Config:
 
     @property
     def sliding_layers(self) -> tuple[bool, ...]:
-        """Which layers use the sliding window (transformers: layer i >= max_window_layers)."""
+        """Which layers use the sliding window, as transformers decides: layer_types when given,
+        else layer i >= max_window_layers."""
+        if self.layer_types is not None:
+            return tuple(t == "sliding_attention" for t in self.layer_types)
         return tuple(self.use_sliding_window and i >= self.max_window_layers
                      for i in range(self.num_hidden_layers))
 
@@ -129,6 +152,10 @@ class Qwen2Config:
                              "('default'): remove the scaling entry or use another model")
         if rope.get("partial_rotary_factor", 1.0) != 1.0:
             raise ValueError("partial_rotary_factor != 1 is not supported by Qwen2")
+        if hf.get("quantization_config"):
+            method = hf["quantization_config"].get("quant_method", "?")
+            raise ValueError(f"config.json has a quantization_config ({method}); tailjax loads "
+                             "only unquantized float weights")
         missing = [k for k in ("vocab_size", "hidden_size", "intermediate_size",
                                "num_hidden_layers", "num_attention_heads") if k not in hf]
         if missing:
@@ -148,6 +175,7 @@ class Qwen2Config:
             use_sliding_window=use_sw,
             sliding_window=hf.get("sliding_window") if use_sw else None,
             max_window_layers=hf.get("max_window_layers", 28),
+            layer_types=hf.get("layer_types"),
             max_position_embeddings=hf.get("max_position_embeddings", 32768),
             position_encoding=hf.get("position_encoding", "rope"),
             local_heads=hf.get("local_heads", 0),
@@ -192,6 +220,7 @@ class Qwen2Config:
             "use_cache": True,
             "bos_token_id": self.bos_token_id,
             "eos_token_id": eos,
+            **({"layer_types": list(self.layer_types)} if self.layer_types else {}),
             "dtype": self.param_dtype,
             "torch_dtype": self.param_dtype,
             **({} if self.position_encoding == "rope" else {

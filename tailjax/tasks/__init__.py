@@ -5,6 +5,9 @@ A task is a sampler (an instance of a given length), a solver (records the execu
 registers its tasks with `register`; importing this package imports them all.
 
 Records (DESIGN.md section 3) are dicts with the keys of `RECORD_KEYS`.
+
+Answers are ASCII, one rule for every task: a boxed answer with any other character (full-width
+or Arabic-Indic digits, say) is not an answer, so `score` counts it wrong (`canonical_answer`).
 """
 
 from __future__ import annotations
@@ -29,16 +32,24 @@ class Task:
         the problem independently.
     solve(instance) -> Trace: the execution recorded state by state, finished with the answer.
     templates: prompt templates, formatted with `fields(instance)` (str.format).
-    canonical(answer_text) -> str: the canonical form used to compare answers; raises ValueError
-        when the text is not an answer of this task.
+    canonical(answer_text) -> str: the canonical form (ASCII) used to compare answers; raises
+        ValueError when the text is not an answer of this task. It is only given ASCII text
+        (`canonical_answer`).
     extra_variants: task-specific baselines (e.g. addition's index-hint and reversed), each
-        (instance, prompt, notation) -> (prompt, completion); the completion ends with the boxed
-        answer.
+        (instance, prompt[, notation]) -> (prompt, completion); the completion ends with the
+        boxed answer.
     sample_integer(rng, n) -> instance: the sampler of the `integer` option (integer operands
         only), for tasks that have one.
     notations: other notations than "plain", each (instance, rng) -> a notation object that
         `solve(instance, notation)`, `fields(instance, notation)` and the extra variants take
         (addition's "tagged": place tags at a random offset, see simulation.PlaceTags).
+    fold(instance) -> instance: one representative of the instances that are the same problem
+        up to the task's symmetries (those that keep the answer: swapping the operands of a sum,
+        reordering knapsack items); `canonical_key` keys test-set exclusion by it. Each task's
+        docstring says which symmetries it folds; by default none.
+    answer_rule: what the scorer requires of the answer beyond one number (a list's order and
+        separator, the pair notation, "none"), formatted like the templates and appended to
+        every prompt (`with_rule`), so that no template leaves it unsaid.
     """
 
     name: str
@@ -53,6 +64,8 @@ class Task:
     sample_integer: Callable[[random.Random, int], dict] | None = None
     notations: Mapping[str, Callable[[dict, random.Random], object]] = field(
         default_factory=dict)
+    fold: Callable[[dict], dict] = lambda instance: instance
+    answer_rule: str = ""
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -103,6 +116,36 @@ def check_form(task: Task | str, notation: str = "plain", integer: bool = False)
     return task
 
 
+def canonical_key(task: Task | str, instance: dict) -> str:
+    """instance_key of the task's representative of `instance` (Task.fold): instances that are
+    the same problem up to a symmetry of the task share it. Test sets are excluded by it."""
+    task = get_task(task) if isinstance(task, str) else task
+    try:
+        folded = task.fold(instance)
+    except (KeyError, TypeError, ValueError):  # not this task's fields: it equals no test instance
+        folded = instance
+    return instance_key(folded)
+
+
+def sorted_pair(a: str, b: str):
+    """A fold for tasks symmetric in two fields: the instance with those fields in sorted order."""
+    def fold(instance: dict) -> dict:
+        low, high = sorted([instance[a], instance[b]])
+        return {**instance, a: low, b: high}
+    return fold
+
+
+def with_rule(task: Task, template: str, instance: dict, *notation) -> str:
+    """The prompt of `template` for `instance` (in `notation`, when not plain), followed by the
+    task's answer rule: after a space when the template ends a sentence, else on a new line."""
+    fields = task.fields(instance, *notation)
+    prompt = template.format(**fields)
+    if not task.answer_rule:
+        return prompt
+    sep = " " if prompt.rstrip()[-1:] in ".?!" else "\n"
+    return prompt + sep + task.answer_rule.format(**fields)
+
+
 def make_record(task: Task | str, split: str, length: int, rng: random.Random,
                 variant: str = "tail-styled", template: int | None = None,
                 notation: str = "plain", integer: bool = False) -> dict:
@@ -127,7 +170,7 @@ def make_record(task: Task | str, split: str, length: int, rng: random.Random,
         args = (instance,)
     else:
         args = (instance, task.notations[notation](instance, rng))
-    prompt = task.templates[t].format(**task.fields(*args))
+    prompt = with_rule(task, task.templates[t], *args)
     trace = task.solve(*args)
     if variant in task.extra_variants:
         prompt, completion = task.extra_variants[variant](*args[:1], prompt, *args[1:])
@@ -187,19 +230,28 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
+def canonical_answer(task: Task | str, text: str) -> str:
+    """The canonical form of an answer text of `task`; ValueError when it is not one, and always
+    when it holds a character outside ASCII (canonical answers are ASCII, digits 0-9 only)."""
+    task = get_task(task) if isinstance(task, str) else task
+    if not text.isascii():
+        raise ValueError(f"answers are ASCII; {text!r} is not")
+    return task.canonical(text)
+
+
 def score(task: Task | str, completion: str, answer: str) -> bool:
     """Whether the last boxed answer of `completion` equals `answer` in canonical form."""
-    task = get_task(task) if isinstance(task, str) else task
     got = last_boxed(completion)
     if got is None:
         return False
     try:
-        return task.canonical(got) == task.canonical(answer)
+        return canonical_answer(task, got) == canonical_answer(task, answer)
     except ValueError:
         return False
 
 
-__all__ = ["NOTATIONS", "SPLITS", "check_form", "RECORD_KEYS", "TASKS", "Task", "Trace", "VARIANTS", "boxed", "check_split",
+__all__ = ["NOTATIONS", "SPLITS", "RECORD_KEYS", "TASKS", "Task", "Trace", "VARIANTS", "boxed",
+           "canonical_answer", "canonical_key", "check_form", "check_split",
            "get_task", "instance_key", "last_boxed", "make_record", "register", "render",
            "sample_instance", "score", "synthesize"]
 

@@ -15,6 +15,9 @@ palindrome_partition
     that is not a palindrome is rejected in its own try state. The trace length is linear in the
     number of tries the backtracking makes (exponential in n for strings rich in palindromes,
     such as "aabaabaa": the longest L traces come from those).
+    Symmetry folded: reading s backwards (the partitions of s reversed are those of s, each
+    reversed). Renaming letters also keeps the answer but is not folded: the S split holds only
+    about twenty strings up to renaming, so folding it would leave no S instance for training.
 """
 
 from __future__ import annotations
@@ -134,4 +137,5 @@ register(Task(
     templates=PALINDROME_TEMPLATES,
     fields=palindrome_fields,
     canonical=canonical_integer,
+    fold=lambda inst: {**inst, "s": min(inst["s"], inst["s"][::-1])},
 ))

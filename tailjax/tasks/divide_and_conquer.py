@@ -3,6 +3,7 @@
 binary_search: n distinct increasing integers (1..999) and a target drawn from them; the answer
 is the target's 0-based index. The solver halves [lo, hi] with two atomic states per step:
 the middle index, then the comparison of a[mid] with the target that moves lo or hi.
+Symmetry folded: none (the numbers are sorted and the answer is a position in them).
 """
 
 from __future__ import annotations
@@ -105,6 +106,8 @@ TEMPLATES = (
     "Houses on a street have increasing house numbers {numbers}; the first house is house 0 in "
     "the list. Which list position does number {target} have?",
 )
+# What the scorer requires (Task.answer_rule): positions count from 0.
+INDEX_ANSWER = "Answer with its 0-based index."
 
 register(Task(
     name="binary_search",
@@ -115,4 +118,5 @@ register(Task(
     templates=TEMPLATES,
     fields=_fields,
     canonical=_canonical_int,
+    answer_rule=INDEX_ANSWER,
 ))

@@ -13,12 +13,15 @@ knapsack
     A call whose value is already in the memo, or a base case f(n, c), is one state
     "use f(i,c) in f(caller)" that fetches or writes it (named by its caller, because the same
     sub-problem is used by several callers).
+    Symmetry folded: the order of the items (each item a (weight, value) pair).
 
 lcs
     Instance: strings a (length n) and b (its length drawn from the split range holding n) over
     {a,b,c,d}. Answer: the length of their longest common subsequence. Bottom-up table L[i][j]
     (prefixes of length i and j), filled row by row, one state per cell restating a[i], b[j] and
     the neighbour cells the rule reads; row 0 and column 0 are 0.
+    Symmetry folded: swapping a and b. Renaming letters (the same bijection in both strings)
+    keeps the answer too but is not folded, for lcs and levenshtein alike.
 
 levenshtein
     Instance: strings a (length n) and b (its length drawn from the split range holding n) over
@@ -26,6 +29,7 @@ levenshtein
     character, each costing 1). Bottom-up table D[i][j]: one state per border cell
     (D[i][0] = i, D[0][j] = j) and one per inner cell restating a[i], b[j] and the three
     neighbours.
+    Symmetry folded: swapping a and b (the edit distance is symmetric).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from __future__ import annotations
 import functools
 import random
 
-from tailjax.tasks import Task, register
+from tailjax.tasks import Task, register, sorted_pair
 from tailjax.tasks.answers import canonical_integer
 from tailjax.tasks.chain import Chain
 
@@ -152,6 +156,12 @@ KNAPSACK_TEMPLATES = (
 )
 
 
+def fold_knapsack(instance: dict) -> dict:
+    """The items sorted by (weight, value): their order does not change the answer."""
+    items = sorted(zip(instance["weights"], instance["values"]))
+    return {**instance, "weights": [w for w, _ in items], "values": [v for _, v in items]}
+
+
 def knapsack_fields(instance: dict) -> dict:
     return {"items": knapsack_items(instance), "capacity": instance["capacity"],
             "weights": ", ".join(map(str, instance["weights"])),
@@ -167,6 +177,7 @@ register(Task(
     templates=KNAPSACK_TEMPLATES,
     fields=knapsack_fields,
     canonical=canonical_integer,
+    fold=fold_knapsack,
 ))
 
 # --- strings: LCS and Levenshtein -----------------------------------------------------------
@@ -359,6 +370,7 @@ register(Task(
     templates=LCS_TEMPLATES,
     fields=string_pair_fields,
     canonical=canonical_integer,
+    fold=sorted_pair("a", "b"),
 ))
 
 register(Task(
@@ -370,4 +382,5 @@ register(Task(
     templates=LEVENSHTEIN_TEMPLATES,
     fields=string_pair_fields,
     canonical=canonical_integer,
+    fold=sorted_pair("a", "b"),
 ))

@@ -5,6 +5,7 @@ count_letters
     and a query letter. Answer: how many times the letter occurs in the sentence, an integer.
     Enumeration: one state per letter of the sentence, word by word; it restates the letter,
     the query letter and the running count.
+    Symmetry folded: the order of the words (the count is the same in any order).
 
 diophantine
     Instance: a, b in 1..10 and n. Answer: every non-negative integer solution (x1, x2) of
@@ -12,6 +13,7 @@ diophantine
     the order. Enumeration: x1 = 0, 1, ..., n // a, one state each: the rest r = n - a*x1 is
     obtained from the previous rest by one subtraction, then r mod b decides; when it is 0,
     x2 = r / b.
+    Symmetry folded: none (swapping a and b swaps every solution pair).
 
 prime_search
     Instance: a range [lo, hi] with hi = n and lo drawn from [n - n//3, n], so the range grows
@@ -20,6 +22,7 @@ prime_search
     Enumeration: trial division of each k in the range by d = 2, 3, 5, 7, 9, ... (2, then the
     odd numbers) while d*d <= k, one state per division that also squares the next divisor for
     the loop test, stopping at the first divisor.
+    Symmetry folded: none (lo and hi give the range).
 """
 
 from __future__ import annotations
@@ -123,6 +126,7 @@ register(Task(
     templates=LETTER_TEMPLATES,
     fields=letters_fields,
     canonical=canonical_integer,
+    fold=lambda inst: {**inst, "words": sorted(inst["words"])},
 ))
 
 # --- Diophantine ---------------------------------------------------------------------------------
@@ -200,6 +204,10 @@ DIOPHANTINE_TEMPLATES = (
     "A cinema sells tickets at {a} and {b} dollars and took in exactly {n} dollars. List all "
     "(cheap tickets, expensive tickets) counts.",
 )
+# What the scorer requires (Task.answer_rule): pairs, or none.
+DIOPHANTINE_ANSWER = ("Answer with each solution as a pair in parentheses, the unknown multiplied "
+                      "by {a} first, e.g. (1,3), comma-separated (in any order), or none if there "
+                      "is none.")
 
 
 def diophantine_fields(instance: dict) -> dict:
@@ -215,6 +223,7 @@ register(Task(
     templates=DIOPHANTINE_TEMPLATES,
     fields=diophantine_fields,
     canonical=canonical_pairs,
+    answer_rule=DIOPHANTINE_ANSWER,
 ))
 
 # --- prime search --------------------------------------------------------------------------------
@@ -296,6 +305,8 @@ PRIME_TEMPLATES = (
     "A quiz asks for every prime page number in a chapter running from page {lo} to page {hi}. "
     "What is the answer?",
 )
+# What the scorer requires (Task.answer_rule): a list, or none.
+PRIME_ANSWER = "Answer with the primes comma-separated (in any order), or none if there is none."
 
 
 def prime_fields(instance: dict) -> dict:
@@ -311,4 +322,5 @@ register(Task(
     templates=PRIME_TEMPLATES,
     fields=prime_fields,
     canonical=canonical_primes,
+    answer_rule=PRIME_ANSWER,
 ))

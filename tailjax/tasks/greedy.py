@@ -9,6 +9,8 @@ dijkstra
     one per candidate scanned (it restates that vertex's tentative distance and the best so far),
     one per visit, and one per edge of the visited vertex (it restates dist[u], the weight and
     dist[v] and relaxes, or says v is already visited).
+    Symmetry folded: the order of the edges and of each edge's two ends (the sampler lists them
+    sorted, but a record file need not). Renaming vertices is not folded: it reorders the answer.
 
 machine_schedule
     Instance: n tasks, each (benefit p 1..9, deadline d), and 2 <= x <= min(4, n-1) identical
@@ -22,6 +24,7 @@ machine_schedule
     <= its deadline that still has a free machine, skipping it when there is none. The order
     comes from a counting sort on the benefits (1..9), one state per task filed into its bucket;
     placing a task checks one unit per state, from its deadline downwards.
+    Symmetry folded: the order of the tasks (the best total benefit of a set of tasks).
 """
 
 from __future__ import annotations
@@ -171,6 +174,9 @@ DIJKSTRA_TEMPLATES = (
     "Starting from person {source}, find the smallest total score to reach each of the {n} "
     "people.",
 )
+# What the scorer requires (Task.answer_rule): the distances in vertex order.
+DIJKSTRA_ANSWER = ("Each edge is written u-v:weight. Answer with the distances of vertices 0 "
+                   "to {last} in vertex order, comma-separated.")
 
 
 def dijkstra_fields(instance: dict) -> dict:
@@ -188,6 +194,9 @@ register(Task(
     templates=DIJKSTRA_TEMPLATES,
     fields=dijkstra_fields,
     canonical=canonical_distances,
+    answer_rule=DIJKSTRA_ANSWER,
+    fold=lambda inst: {**inst, "edges": sorted([min(u, v), max(u, v), w]
+                                               for u, v, w in inst["edges"])},
 ))
 
 # --- multi-machine schedule ----------------------------------------------------------------------
@@ -319,4 +328,5 @@ register(Task(
     templates=SCHEDULE_TEMPLATES,
     fields=schedule_fields,
     canonical=canonical_integer,
+    fold=lambda inst: {**inst, "tasks": sorted(inst["tasks"])},
 ))

@@ -9,6 +9,7 @@ population_growth
     Iteration: P(0) = y and, for t = 1..n, P(t) = P(t-1) + z * P(t-1-x) when t-1-x >= 0 (the
     pairs alive at unit t-1-x are exactly those old enough to reproduce at t), else P(t-1). One
     state per unit fetches P(t-1), P(t-1-x) and z.
+    Symmetry folded: none (n, x, y and z each play their own part).
 """
 
 from __future__ import annotations

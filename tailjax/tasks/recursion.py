@@ -10,6 +10,7 @@ any_substring
     Recursion: subs(i) grows the substrings starting at i one character at a time (each a state
     that fetches the previous substring and the next character), then calls subs(i + 1); subs(n)
     is the base case, after which every call returns in turn.
+    Symmetry folded: none (reversing or relabelling s changes the listed substrings).
 
 derangement
     Instance: n. Answer: D(n), the number of permutations of n elements with no fixed point, as
@@ -18,6 +19,7 @@ derangement
     D(k-1) and computes D(k). (This single-call recurrence keeps the trace linear in n; the
     two-term one, (k-1)(D(k-1) + D(k-2)), would restate two big numbers per level.) The product of
     a big integer by k is one elementary step.
+    Symmetry folded: none (the instance is n alone).
 """
 
 from __future__ import annotations
@@ -107,6 +109,10 @@ SUBSTRING_TEMPLATES = (
     "List the slices.",
     "In a text-compression exercise you must index all substrings of {s}. List them.",
 )
+# What the scorer requires (Task.answer_rule): an ordered list.
+SUBSTRING_ANSWER = ("Answer with the {count} substrings comma-separated, ordered by start "
+                    "position and then by end position, each occurrence listed (for "
+                    '"aba": a,ab,aba,b,ba,a).')
 
 
 def substring_fields(instance: dict) -> dict:
@@ -123,6 +129,7 @@ register(Task(
     templates=SUBSTRING_TEMPLATES,
     fields=substring_fields,
     canonical=canonical_substrings,
+    answer_rule=SUBSTRING_ANSWER,
 ))
 
 # --- derangement ---------------------------------------------------------------------------------

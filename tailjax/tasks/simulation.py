@@ -5,18 +5,21 @@
   a, b, .. for the units, tens, .. and uppercase A, B, .. for tenths, hundredths, ..; places past
   26 take two letters, so one letter marks one place in both operands and the sum) and
   `reversed` (operands and result written in reverse order); both answer directly, then box the
-  sum in normal notation.
+  sum in normal notation. Symmetry folded: the operands' order (x1 + x2 = x2 + x1).
 - division: x1 / x2, the dividend n digits and the divisor 1 or 2 digits, each with a decimal
   point allowed. Precision rule: the answer is the quotient TRUNCATED toward zero to 3 decimal
   places (floor(1000 * x1 / x2) / 1000, trailing zeros dropped), which is exact: it is what
   long division gives when stopped at the thousandths. The divisor stays short so each long
-  division step (one quotient digit) is one elementary computation.
+  division step (one quotient digit) is one elementary computation. Symmetry folded: none.
 - bubble_sort: n distinct integers 0..99, sorted ascending with passes that stop early once a
-  pass makes no swap; the answer is the sorted list "a, b, c".
+  pass makes no swap; the answer is the sorted list "a, b, c". Symmetry folded: the order of
+  the numbers (every order of the same numbers has the same answer).
 - word_flip: a sentence of lowercase words with n letters in all; the answer is the sentence
-  reversed character by character (spaces stay where the reversal puts them).
+  reversed character by character (spaces stay where the reversal puts them). Symmetry folded:
+  none.
 - compare: x1 vs x2, each n digits with a decimal point allowed; the answer is the larger number.
-  Half of the pairs share a prefix so that the deciding place is anywhere.
+  Half of the pairs share a prefix so that the deciding place is anywhere. Symmetry folded: the
+  operands' order (the larger of x1, x2 is the larger of x2, x1).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import random
 import re
 import string
 
-from tailjax.tasks import Task, Trace, register
+from tailjax.tasks import Task, Trace, register, sorted_pair
 from tailjax.tasks.numbers import canonical_decimal, place_range, places, sample_decimal
 
 # --- addition -----------------------------------------------------------------------------------
@@ -490,6 +493,8 @@ BUBBLE_TEMPLATES = (
     "A game shows the player scores {numbers}. Rank them from lowest score to highest score.",
     "Order these house numbers ascending: {numbers}.",
 )
+# What the scorer requires (Task.answer_rule): an ascending list.
+BUBBLE_ANSWER = "Answer with the numbers in ascending order, comma-separated."
 
 # --- word flip ------------------------------------------------------------------------------------
 
@@ -689,7 +694,7 @@ register(Task(
     name="addition", paradigm="simulation",
     ranges={"S": (10, 30), "M": (31, 40), "L": (41, 50)},
     sample=_add_sample, solve=_add_solve, templates=ADD_TEMPLATES, fields=_add_fields,
-    canonical=canonical_sum,
+    canonical=canonical_sum, fold=sorted_pair("x1", "x2"),
     extra_variants={"index-hint": _add_index_hint, "reversed": _add_reversed},
     sample_integer=_add_sample_integer, notations={"tagged": PlaceTags.draw},
 ))
@@ -703,7 +708,8 @@ register(Task(
     name="bubble_sort", paradigm="simulation",
     ranges={"S": (2, 4), "M": (5, 6), "L": (7, 8)},
     sample=_bubble_sample, solve=_bubble_solve, templates=BUBBLE_TEMPLATES, fields=_numbers,
-    canonical=canonical_int_list,
+    canonical=canonical_int_list, fold=lambda inst: {"numbers": sorted(inst["numbers"])},
+    answer_rule=BUBBLE_ANSWER,
 ))
 register(Task(
     name="word_flip", paradigm="simulation",
@@ -715,5 +721,5 @@ register(Task(
     name="compare", paradigm="simulation",
     ranges={"S": (5, 10), "M": (11, 20), "L": (21, 50)},
     sample=_cmp_sample, solve=_cmp_solve, templates=CMP_TEMPLATES, fields=_xy,
-    canonical=canonical_decimal,
+    canonical=canonical_decimal, fold=sorted_pair("x1", "x2"),
 ))
