@@ -77,38 +77,43 @@ class PlainPlaces:
 
 
 PLAIN = PlainPlaces()
-TAGS = string.ascii_uppercase
+ABOVE_TOP = "Z"
+TAGS = string.ascii_uppercase.replace(ABOVE_TOP, "")
 
 
 class PlaceTags:
-    """The tagged notation of addition (TAIL with index hints, arXiv 2402.09371): every digit is
-    written after a letter that names its place, x1's and the sum's upper-case, x2's lower-case
-    (so every tag occurs once in the prompt), the units at letter `offset` and each higher place
-    at the next letter: with offset 8, 571 is "K5J7I1" in x1 and "k5j7i1" in x2.
+    """The tagged notation of addition (TAIL with index hints, after arXiv 2402.09371): every
+    digit is written after a letter that names its place, x1's and the sum's upper-case, x2's
+    the same letter lower-case, so that every tag occurs once in the prompt. The letters are a
+    random sample per record, in random order (`tags[i]` names place i, the units being place
+    0); the place above the operands' top (a sum's last carry) is always ABOVE_TOP, "Z". With
+    tags "KDX", 571 is "X5D7K1" in x1 and "x5d7k1" in x2.
 
-    A model then finds "the digit at place J" by its key rather than by counting positions, and
-    the random offset per record makes every letter a place it has seen. Integer operands only;
-    a sum may use at most len(TAGS) = 26 places.
+    A model then finds "the digit at place D" by its key: unordered letters give no ordinal to
+    count with. (Consecutive letters at a random offset, tried first, let a model trained on
+    2-6 digits fetch the digit at place "offset + k" by its position in the prompt; at 7 and
+    9 digits it fetched the middle places' digits at random. See docs/results.) The next place
+    is the tag written before the current one in the prompt. Integer operands only; at most
+    len(TAGS) = 25 digits per operand.
     """
 
-    def __init__(self, offset: int):
-        self.offset = offset
+    def __init__(self, tags: str):
+        self.tags = tags
 
     @classmethod
     def draw(cls, instance: dict, rng: random.Random) -> "PlaceTags":
-        """Tags at a random offset that leaves room for the sum's places (one more than the
-        longer operand's)."""
+        """Distinct random letters (not ABOVE_TOP) for the operands' places."""
         if any("." in instance[k] for k in ("x1", "x2")):
             raise ValueError("the tagged notation writes integer operands only; sample with "
                              "the integer option (data.integer: true, --integer)")
-        need = max(len(instance["x1"]), len(instance["x2"])) + 1
+        need = max(len(instance["x1"]), len(instance["x2"]))
         if need > len(TAGS):
-            raise ValueError(f"the tagged notation has {len(TAGS)} place tags; a sum of "
-                             f"{need} places does not fit (use at most {len(TAGS) - 1} digits)")
-        return cls(rng.randrange(len(TAGS) - need + 1))
+            raise ValueError(f"the tagged notation has {len(TAGS)} place tags; an operand of "
+                             f"{need} digits does not fit (use at most {len(TAGS)} digits)")
+        return cls("".join(rng.sample(TAGS, need)))
 
     def place(self, p: int, operand: str = "x1") -> str:
-        tag = TAGS[self.offset + p]
+        tag = self.tags[p] if p < len(self.tags) else ABOVE_TOP
         return tag.lower() if operand == "x2" else tag
 
     def number(self, x: str, operand: str = "x1") -> str:
@@ -137,13 +142,13 @@ _TAGGED = re.compile(r"(?:[A-Z]\d)+")
 
 
 def untag(text: str) -> str:
-    """The digits of a tagged number ("K5J7I1" -> "571"); the tags must name consecutive places
-    from the highest down. Raises ValueError."""
+    """The digits of a tagged number, highest place first as written ("K5J7I1" -> "571");
+    every tag names one place. Raises ValueError."""
     if not _TAGGED.fullmatch(text):
         raise ValueError(f"not a tagged number: {text!r}")
     tags = text[0::2]
-    if any(ord(a) - ord(b) != 1 for a, b in zip(tags, tags[1:])):
-        raise ValueError(f"tagged number {text!r} skips or repeats a place")
+    if len(set(tags)) != len(tags):
+        raise ValueError(f"tagged number {text!r} names a place twice")
     return text[1::2]
 
 
