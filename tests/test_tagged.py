@@ -11,7 +11,7 @@ from tailjax.tasks import TASKS, last_boxed, score, synthesize
 from tailjax.tasks.simulation import untag
 from tailjax.tasks.trace import VARIANTS
 
-TAGGED = re.compile(r"((?:[A-Za-z]\d)+)")
+TAGGED = re.compile(r"((?:\d[A-Za-z])+)")
 N = 200  # instances per split and variant
 LENGTHS = {"S": (2, 6), "M": (7, 8), "L": (9, 10)}
 ALL_VARIANTS = VARIANTS + ("index-hint", "reversed")
@@ -19,16 +19,16 @@ ALL_VARIANTS = VARIANTS + ("index-hint", "reversed")
 
 def read_tagged(text: str) -> dict[str, str]:
     """{tag: digit} of one tagged number, each tag once."""
-    pairs = re.findall(r"([A-Za-z])(\d)", text)
-    tags = [t for t, _ in pairs]
+    pairs = re.findall(r"(\d)([A-Za-z])", text)
+    tags = [t for _, t in pairs]
     assert len(set(tags)) == len(tags), f"a tag repeats in {text!r}"
-    return dict(pairs)
+    return {t: d for d, t in pairs}
 
 
 def operands(prompt: str, reverse: bool) -> tuple[str, str]:
     """x1 and x2 of a tagged prompt as written, highest place first."""
     x1, x2 = TAGGED.findall(prompt)
-    assert x1[0::2].isupper() and x2[0::2].islower()
+    assert x1[1::2].isupper() and x2[1::2].islower()
     if reverse:
         x1, x2 = ("".join(reversed([x[i:i + 2] for i in range(0, len(x), 2)])) for x in (x1, x2))
     read_tagged(x1), read_tagged(x2)  # every tag once
@@ -36,12 +36,12 @@ def operands(prompt: str, reverse: bool) -> tuple[str, str]:
 
 
 def value(tagged: str) -> int:
-    return int(tagged[1::2])
+    return int(tagged[0::2])
 
 
 def places_of(x1: str) -> dict[str, int]:
     """{tag: place} from x1 as written (highest first); "Z" is the place above the top."""
-    tags = x1[0::2]
+    tags = x1[1::2]
     return {**{t: len(tags) - 1 - i for i, t in enumerate(tags)}, "Z": len(tags)}
 
 
@@ -53,7 +53,7 @@ def test_tagged_records_agree_with_an_independent_sum(split, variant):
                        notation="tagged", integer=True)
         a, b = operands(r["prompt"], reverse=variant == "reversed")
         assert len(a) == len(b) == 2 * r["length"]
-        assert a[0::2].lower() == b[0::2], "x1 and x2 tag each place with the same letter"
+        assert a[1::2].lower() == b[1::2], "x1 and x2 tag each place with the same letter"
         assert "Z" not in a, "Z is kept for the place above the top"
         total = value(a) + value(b)
         assert r["answer"] == str(total)
@@ -61,7 +61,7 @@ def test_tagged_records_agree_with_an_independent_sum(split, variant):
         boxed = last_boxed(r["completion"])
         assert value(boxed) == total
         place = places_of(a)
-        tags = boxed[0::2]
+        tags = boxed[1::2]
         assert [place[t] for t in tags] == list(range(len(tags) - 1, -1, -1))
         assert score("addition", r["completion"], r["answer"])
         if variant in ("tail", "no-fetch", "no-atomic", "no-linear", "tail-styled"):
@@ -90,10 +90,10 @@ def test_tags_are_random_letters_and_z_names_the_carry_place():
     for i in range(300):
         r = synthesize("addition", "S", 1, i, "direct", (6, 6), 0, "tagged", True)
         a, _ = operands(r["prompt"], False)
-        units.add(a[-2])
-        orders.add(a[0::2])
+        units.add(a[-1])
+        orders.add(a[1::2])
         boxed = last_boxed(r["completion"])
-        assert boxed[0] == "Z" if len(boxed) == 14 else len(boxed) == 12
+        assert boxed[1] == "Z" if len(boxed) == 14 else len(boxed) == 12
     assert len(units) == 25 and len(orders) == 300
 
 
@@ -109,14 +109,14 @@ def test_plain_records_are_unchanged_by_the_options():
 
 
 def test_tagged_scoring():
-    assert score("addition", r"\boxed{K1D0X7}", "107")
+    assert score("addition", r"\boxed{1K0D7X}", "107")
     assert score("addition", r"\boxed{107}", "107")
-    assert not score("addition", r"\boxed{K1D0K7}", "107")   # names a place twice
-    assert not score("addition", r"\boxed{K1D0X8}", "107")
-    assert not score("addition", r"\boxed{k1d0x7}", "107")   # x2's tags are no sum
-    assert untag("C5B7A1") == "571"
+    assert not score("addition", r"\boxed{1K0D7K}", "107")   # names a place twice
+    assert not score("addition", r"\boxed{1K0D8X}", "107")
+    assert not score("addition", r"\boxed{1k0d7x}", "107")   # x2's tags are no sum
+    assert untag("5C7B1A") == "571"
     with pytest.raises(ValueError, match="names a place twice"):
-        untag("C5A1C2")
+        untag("5C1A2C")
 
 
 def test_bad_requests_name_the_fix():

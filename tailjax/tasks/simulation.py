@@ -83,18 +83,20 @@ TAGS = string.ascii_uppercase.replace(ABOVE_TOP, "")
 
 class PlaceTags:
     """The tagged notation of addition (TAIL with index hints, after arXiv 2402.09371): every
-    digit is written after a letter that names its place, x1's and the sum's upper-case, x2's
-    the same letter lower-case, so that every tag occurs once in the prompt. The letters are a
-    random sample per record, in random order (`tags[i]` names place i, the units being place
-    0); the place above the operands' top (a sum's last carry) is always ABOVE_TOP, "Z". With
-    tags "KDX", 571 is "X5D7K1" in x1 and "x5d7k1" in x2.
+    digit of a number is followed by a letter that names its place, x1's and the sum's
+    upper-case, x2's the same letter lower-case, so that every tag occurs once in the prompt.
+    The letters are a random sample per record, in random order (`tags[i]` names place i, the
+    units being place 0); the place above the operands' top (a sum's last carry) is always
+    ABOVE_TOP, "Z". With tags "KDX", 571 is "5X7D1K" in x1 and "5x7d1k" in x2.
 
     A model then finds "the digit at place D" by its key: unordered letters give no ordinal to
     count with. (Consecutive letters at a random offset, tried first, let a model trained on
     2-6 digits fetch the digit at place "offset + k" by its position in the prompt; at 7 and
-    9 digits it fetched the middle places' digits at random. See docs/results.) The next place
-    is the tag written before the current one in the prompt. Integer operands only; at most
-    len(TAGS) = 25 digits per operand.
+    9 digits it fetched the middle places' digits at random. See docs/results.) Inside the
+    trace a fetched digit is written after its tag ("x1=D7"): the tag is the key, and in the
+    prompt the digit stands right before the same tag, so a head that finds the tag reads the
+    digit (and the next place's tag) from there. Integer operands only; at most len(TAGS) = 25
+    digits per operand.
     """
 
     def __init__(self, tags: str):
@@ -117,7 +119,7 @@ class PlaceTags:
         return tag.lower() if operand == "x2" else tag
 
     def number(self, x: str, operand: str = "x1") -> str:
-        return "".join(self.place(p, operand) + d for p, d in sorted(places(x).items(),
+        return "".join(d + self.place(p, operand) for p, d in sorted(places(x).items(),
                                                                       reverse=True))
 
     def restate(self, x: str, operand: str = "x1") -> str:
@@ -129,33 +131,31 @@ class PlaceTags:
         return f"{self.place(max(ps), operand)}..{self.place(min(ps), operand)}"
 
     def digit(self, operand: str, p: int, d) -> tuple[str, str]:
-        """An operand's digit written as in the prompt, tag then digit: ("x1", "K7"). The
-        tag is then immediately followed by the digit to fetch, as in the prompt, and the
-        fetch is the plain induction pattern (find this token earlier, copy what followed).
-        The sum's digits keep their bracket labels ("s[K]", "7"): x1's tags are the sum's."""
+        """A fetched operand digit, its tag first: ("x1", "K7"). The sum's digits keep bracket
+        labels ("s[K]", "7"): x1's tags are the sum's."""
         if operand == "s":
             return f"s[{self.place(p)}]", str(d)
         return operand, self.place(p, operand) + str(d)
 
 
-_TAGGED = re.compile(r"(?:[A-Z]\d)+")
+_TAGGED = re.compile(r"(?:\d[A-Z])+")
 
 
 def untag(text: str) -> str:
-    """The digits of a tagged number, highest place first as written ("K5J7I1" -> "571");
+    """The digits of a tagged number, highest place first as written ("5K7J1I" -> "571");
     every tag names one place. Raises ValueError."""
     if not _TAGGED.fullmatch(text):
         raise ValueError(f"not a tagged number: {text!r}")
-    tags = text[0::2]
+    tags = text[1::2]
     if len(set(tags)) != len(tags):
         raise ValueError(f"tagged number {text!r} names a place twice")
-    return text[1::2]
+    return text[0::2]
 
 
 def canonical_sum(text: str) -> str:
     """canonical_decimal of a plain or a tagged ("K5J7I1") number."""
     t = text.strip()
-    return canonical_decimal(untag(t) if t[:1].isalpha() else t)
+    return canonical_decimal(untag(t) if _TAGGED.fullmatch(t) else t)
 
 
 def _add_fields(inst: dict, nt=PLAIN) -> dict:
@@ -266,7 +266,7 @@ def _add_index_hint(inst: dict, prompt: str, nt=PLAIN) -> tuple[str, str]:
 
 
 def _reverse_tagged(x: str) -> str:
-    """"K5J7I1" -> "I1J7K5": the tagged digits lowest place first."""
+    """"5K7J1I" -> "1I7J5K": the tagged digits lowest place first."""
     pairs = [x[i:i + 2] for i in range(0, len(x), 2)]
     return "".join(reversed(pairs))
 
