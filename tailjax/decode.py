@@ -163,8 +163,10 @@ def _decode(graphdef, state, cache, ids, prompt_lens, active, key, ends, pad_id,
         start = c * chunk
         chunk_ids = jax.lax.dynamic_slice_in_dim(ids, start, chunk, axis=1)
         chunk_pos = jax.lax.dynamic_slice_in_dim(positions, start, chunk, axis=1)
+        # the prompt's tokens but its last, as training marks them (Qwen2 prompt_mask)
+        prompt = jnp.broadcast_to(start + jnp.arange(chunk) < length - 1, chunk_ids.shape)
         logits, window = model(chunk_ids, chunk_pos, cache=window, cache_index=start,
-                               kv_mask=kv_mask[:, :length], layers=layers)
+                               kv_mask=kv_mask[:, :length], layers=layers, prompt_mask=prompt)
         return window, logits[:, -1].astype(jnp.float32)
 
     window, last = jax.lax.fori_loop(0, length // chunk, prefill,

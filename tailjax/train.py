@@ -49,7 +49,9 @@ class NonFiniteLoss(RuntimeError):
 def loss_sums(graphdef, params, batch):
     """(sum of token losses, number of loss tokens) of one batch; loss_mask weighs each token."""
     model = nnx.merge(graphdef, params)
-    logits = model(batch["inputs"], batch["positions"], batch["segment_ids"])
+    # The prompt's tokens but its last carry no loss weight (see data.pipeline.Encoder).
+    prompt = (batch["loss_mask"] == 0) & (batch["segment_ids"] != 0)
+    logits = model(batch["inputs"], batch["positions"], batch["segment_ids"], prompt_mask=prompt)
     logz = jax.nn.logsumexp(logits, axis=-1)
     target = jnp.take_along_axis(logits, batch["targets"][..., None], axis=-1)[..., 0]
     weights = batch["loss_mask"].astype(jnp.float32)

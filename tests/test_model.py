@@ -49,11 +49,17 @@ def packed_inputs(lengths, seed=0):
     return samples, jnp.asarray(ids), jnp.asarray(positions), jnp.asarray(segments)
 
 
-def alone(model, sample):
-    """Logits of one sample run by itself (padded to T, padding in segment 0)."""
+def alone(model, sample, prompt_len=0):
+    """Logits of one sample run by itself (padded to T, padding in segment 0); its first
+    prompt_len - 1 tokens marked as the prompt's (Qwen2 prompt_mask)."""
     _, ids, pos, seg = packed_inputs([len(sample)])
     ids = ids.at[0, :len(sample)].set(jnp.asarray(sample))
-    return np.asarray(forward(model, ids, pos, seg)[0, :len(sample)])
+    prompt = jnp.arange(T)[None] < prompt_len - 1
+    return np.asarray(forward_prompt(model, ids, pos, seg, prompt)[0, :len(sample)])
+
+
+forward_prompt = jax.jit(lambda model, ids, positions, segments, prompt: model(
+    ids, positions, segments, prompt_mask=prompt))
 
 
 def test_packed_segments_do_not_attend_across_samples():
@@ -87,6 +93,8 @@ ENCODINGS = {
     "hybrid, logit scale 1.3": dict(position_encoding="hybrid", local_heads=1, local_window=4,
                                     attn_logit_scale=1.3),
     "rope, logit scale 1.3": dict(attn_logit_scale=1.3),
+    "hybrid, prompt window 2": dict(position_encoding="hybrid", local_heads=1, local_window=4,
+                                    prompt_window=2),
 }
 
 
@@ -100,6 +108,11 @@ def test_every_position_encoding_decodes_as_it_trains(encoding, layers):
     _, ids, pos, seg = packed_inputs([T])
     rope = np.asarray(forward(small_model(), ids, pos, seg))
     assert np.abs(np.asarray(forward(model, ids, pos, seg)) - rope).max() > 1e-3
+    prompt = jnp.arange(T)[None] < 10
+    marked = np.asarray(forward_prompt(model, ids, pos, seg, prompt))
+    # a prompt window changes what the prompt's tokens (and so everything after) compute
+    changed = np.abs(marked - np.asarray(forward(model, ids, pos, seg))).max() > 1e-4
+    assert changed == bool(model.config.prompt_window)
 
 
 def test_nope_ignores_positions_and_hybrid_local_heads_see_their_window_only():
@@ -126,7 +139,7 @@ def check_cached_equals_forward(model, fuse):
     prompts = [rng.integers(0, 97, 13), rng.integers(0, 97, 6)]
     steps, width, max_len = 5, 13, 24
     continuation = rng.integers(0, 97, (2, steps))
-    refs = [alone(model, np.concatenate([p, c])) for p, c in zip(prompts, continuation)]
+    refs = [alone(model, np.concatenate([p, c]), len(p)) for p, c in zip(prompts, continuation)]
 
     pads = [width - len(p) for p in prompts]
     ids = np.stack([np.concatenate([np.zeros(n, int), p]) for n, p in zip(pads, prompts)])
@@ -134,7 +147,8 @@ def check_cached_equals_forward(model, fuse):
     kv_mask = jnp.asarray(np.stack([np.arange(max_len) >= n for n in pads]))
     step = jax.jit(lambda m, ids, pos, cache, i: m(
         ids, pos, cache=cache, cache_index=i, kv_mask=kv_mask,
-        layers=m.layer_list(fuse=True) if fuse else None))
+        layers=m.layer_list(fuse=True) if fuse else None,
+        prompt_mask=i + jnp.broadcast_to(jnp.arange(ids.shape[1]), ids.shape) < width - 1))
     cache = model.init_cache(2, max_len)
     assert cache["k"].shape == (2, 2, 2, 16, max_len)  # [layers, batch, kv, head_dim, slots]
     assert cache["v"].shape == (2, 2, 2, max_len, 16)

@@ -14,6 +14,8 @@ converter and the sharding rules all use it). Per-layer weights are stacked on a
 Call contract:
     model(input_ids, positions=None, segment_ids=None) -> logits [b, t, vocab] float32
     model(input_ids, positions, cache=cache, cache_index=i, kv_mask=m) -> (logits, new_cache)
+    Either form takes prompt_mask [b, t] bool (True at the prompt's tokens but its last, which
+    predicts the first completion token): hybrid's local heads see `prompt_window` tokens there.
 
 Position encoding (`Qwen2Config.position_encoding`): "rope" is Qwen2's; "nope" and "hybrid"
 (local rotary heads within a window, global heads without positions) are opt-in for models
@@ -163,7 +165,7 @@ class Qwen2(nnx.Module):
         return tuple(map(_fused, layers)) if fuse else layers
 
     def __call__(self, input_ids, positions=None, segment_ids=None, *, cache=None,
-                 cache_index=None, kv_mask=None, layers=None):
+                 cache_index=None, kv_mask=None, layers=None, prompt_mask=None):
         cfg = self.config
         dtype = cfg.compute_dtype
         b, t = input_ids.shape
@@ -176,14 +178,15 @@ class Qwen2(nnx.Module):
         x = constrain(x, ("batch", "seq", "act_embed"))
         cos, sin = rope_tables(positions, cfg.head_dim, cfg.rope_theta, dtype)
         if cache is None:
-            masks = _training_masks(b, t, segment_ids, cfg)
+            masks = _training_masks(b, t, segment_ids, cfg, prompt_mask)
         else:
             if cache_index is None:
                 raise ValueError("cached decoding needs cache_index")
             if segment_ids is not None:
                 raise ValueError("segment_ids apply to the training forward; with a cache, "
                                  "mask slots with kv_mask")
-            masks = _cache_masks(b, t, cache_slots(cache), cache_index, kv_mask, cfg)
+            masks = _cache_masks(b, t, cache_slots(cache), cache_index, kv_mask, cfg,
+                                 prompt_mask)
         x, new_cache = _run_layers(x, self.layers.arrays() if layers is None else layers, cos,
                                    sin, masks, cfg, cache, cache_index)
         x = rms_norm(x, self.final_norm[...], cfg.rms_norm_eps)
@@ -304,36 +307,41 @@ def encode_positions(q, k, cos, sin, cfg):
     return q, k
 
 
-def _training_masks(b, t, segment_ids, cfg):
+def _training_masks(b, t, segment_ids, cfg, prompt_mask=None):
     """(full, sliding) [b, t, t] masks: causal, within one segment, padding (segment 0) masked."""
     idx = jnp.arange(t)
     full = jnp.broadcast_to(idx[None, :] <= idx[:, None], (b, t, t))
     if segment_ids is not None:
         seg = segment_ids
         full = full & (seg[:, :, None] == seg[:, None, :]) & (seg[:, None, :] != 0)
-    return _per_head(full, idx, idx, cfg), _per_head(_windowed(full, idx, idx, cfg), idx, idx, cfg)
+    return (_per_head(full, idx, idx, cfg, prompt_mask),
+            _per_head(_windowed(full, idx, idx, cfg), idx, idx, cfg, prompt_mask))
 
 
-def _per_head(mask, q_idx, k_idx, cfg):
+def _per_head(mask, q_idx, k_idx, cfg, prompt_mask=None):
     """mask [b, t, s] -> [b, kv_heads, t, s] with hybrid's local heads limited to their window
-    (query slot - key slot < local_window; within a row, slots and positions differ by a
-    constant). Other encodings keep one mask for all heads."""
+    (query slot - key slot < local_window, or prompt_window at prompt_mask's queries; within a
+    row, slots and positions differ by a constant). Other encodings keep one mask for all
+    heads."""
     if mask is None or cfg.position_encoding != "hybrid":
         return mask
-    near = (q_idx[:, None] - k_idx[None, :]) < cfg.local_window
+    window = jnp.full(mask.shape[:2], cfg.local_window)
+    if prompt_mask is not None and cfg.prompt_window:
+        window = jnp.where(prompt_mask, cfg.prompt_window, window)
+    near = (q_idx[:, None] - k_idx[None, :])[None] < window[:, :, None]   # [b, t, s]
     local = jnp.asarray(cfg.local_kv_heads)[None, :, None, None]
-    return mask[:, None] & (near[None, None] | ~local)
+    return mask[:, None] & (near[:, None] | ~local)
 
 
-def _cache_masks(b, t, max_len, cache_index, kv_mask, cfg):
+def _cache_masks(b, t, max_len, cache_index, kv_mask, cfg, prompt_mask=None):
     """(full, sliding) [b, t, max_len] masks over the cache slots for the t new queries."""
     slots = jnp.arange(max_len)
     q_slots = cache_index + jnp.arange(t)
     full = jnp.broadcast_to(slots[None, :] <= q_slots[:, None], (b, t, max_len))
     if kv_mask is not None:
         full = full & kv_mask[:, None, :]
-    return (_per_head(full, q_slots, slots, cfg),
-            _per_head(_windowed(full, q_slots, slots, cfg), q_slots, slots, cfg))
+    return (_per_head(full, q_slots, slots, cfg, prompt_mask),
+            _per_head(_windowed(full, q_slots, slots, cfg), q_slots, slots, cfg, prompt_mask))
 
 
 def _windowed(mask, q_idx, k_idx, cfg):

@@ -52,6 +52,10 @@ class Qwen2Config:
     position_encoding: str = "rope"  # see POSITION_ENCODINGS
     local_heads: int = 0           # hybrid: how many kv heads are local (rotary, windowed)
     local_window: int = 0          # hybrid: a local head sees this many tokens, itself included
+    # hybrid: at the prompt's tokens (`prompt_mask`) local heads see this many tokens instead
+    # (0: local_window), so that no token of the problem statement can place itself by its
+    # distance to the statement's start or to " + ", whatever the operands' length.
+    prompt_window: int = 0
     bos_token_id: int | None = None
     eos_token_id: int | tuple[int, ...] | None = None
     # How to run it (not part of config.json):
@@ -91,6 +95,9 @@ class Qwen2Config:
                 f"position_encoding hybrid needs 0 < local_heads < num_key_value_heads "
                 f"({self.num_key_value_heads}) and local_window > 0; got local_heads "
                 f"{self.local_heads}, local_window {self.local_window}")
+        if self.prompt_window and (self.position_encoding != "hybrid" or self.prompt_window < 0):
+            raise ValueError(f"prompt_window {self.prompt_window} applies to position_encoding "
+                             "hybrid only, and must be positive (0 = local_window)")
         if self.use_sliding_window and not self.sliding_window:
             raise ValueError("use_sliding_window is true but sliding_window is not set")
 
@@ -180,6 +187,7 @@ class Qwen2Config:
             position_encoding=hf.get("position_encoding", "rope"),
             local_heads=hf.get("local_heads", 0),
             local_window=hf.get("local_window", 0),
+            prompt_window=hf.get("prompt_window", 0),
             bos_token_id=hf.get("bos_token_id"),
             eos_token_id=hf.get("eos_token_id"),
             **runtime,
@@ -225,7 +233,7 @@ class Qwen2Config:
             "torch_dtype": self.param_dtype,
             **({} if self.position_encoding == "rope" else {
                 "position_encoding": self.position_encoding, "local_heads": self.local_heads,
-                "local_window": self.local_window}),
+                "local_window": self.local_window, "prompt_window": self.prompt_window}),
         }
 
     def check_hf_compatible(self) -> None:
