@@ -194,7 +194,7 @@ def _set_dotted(tree: dict, assignment: str):
 
 
 def _validate(cfg: Config):
-    from tailjax.model.qwen2_config import PRESETS, REMAT_MODES, Qwen2Config
+    from tailjax.model.qwen2_config import PRESETS, REMAT_MODES, Qwen2Config, preset
 
     if cfg.model.preset not in PRESETS:
         raise ValueError(f"model.preset {cfg.model.preset!r} is unknown; choose one of "
@@ -206,6 +206,8 @@ def _validate(cfg: Config):
         if key not in shape_keys:
             raise ValueError(f"unknown key model.overrides.{key}; valid keys: "
                              f"{', '.join(shape_keys)}")
+    if not cfg.model.init:  # the architecture from scratch: check its values now, not at step 0
+        preset(cfg.model.preset, **cfg.model.overrides)
     if cfg.model.remat not in REMAT_MODES:
         raise ValueError(f"model.remat {cfg.model.remat!r} is unknown; choose one of "
                          f"{', '.join(REMAT_MODES)}")

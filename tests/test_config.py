@@ -39,6 +39,13 @@ def test_yaml_then_overrides(tmp_path):
     (["train.batch_size=10", "train.micro_batches=4"], "not divisible by train.micro_batches"),
     (["data.source=jsonl"], "data.files is empty"),
     (["train.schedule=step"], "train.schedule 'step' is unknown; choose cosine or linear"),
+    (["model.overrides={position_encoding: alibi}"], "position_encoding 'alibi' is not one of"),
+    (["model.overrides={position_encoding: hybrid}"], "hybrid needs 0 < local_heads"),
+    (["data.notation=tagged"], "data.notation tagged writes integer operands only"),
+    (["data.notation=roman"], "has no 'roman' notation"),
+    (["data.tasks={bubble_sort: 1}", "data.integer=true"], "has no integer-only option"),
+    (["eval.stretch=[9]"], "eval.stretch must be [low, high]"),
+    (["eval.attention_scale=0"], "eval.attention_scale must be positive"),
     (["train"], "must look like section.key=value"),
 ])
 def test_bad_keys_and_values_are_named(overrides, message):
