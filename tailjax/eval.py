@@ -244,7 +244,8 @@ def plot_by_length(results: dict, path: str) -> None:
     ax.set_xlabel("input length (digits per operand, or the task's length)")
     ax.set_ylabel("pass@1 (%)")
     ax.set_title(f"greedy pass@1 by input length ({results['variant']}; shaded: trained)")
-    ax.legend()
+    if ax.lines:
+        ax.legend()
     fig.tight_layout()
     with resolve(path).open("wb") as f:
         fig.savefig(f, format="png", dpi=120)

@@ -75,7 +75,8 @@ def test_eval_results_and_model_config_on_gs(bucket):
     assert all(p.startswith("gs://bucket/run/eval/") for p in paths)
     assert json.loads(epath.Path(paths[0]).read_text())["variant"] == "tail"
     assert epath.Path(paths[2]).read_bytes()[:4] == b"\x89PNG"
-    assert len(epath.Path(paths[3]).read_text().splitlines()) == 1
+    samples = next(p for p in paths if p.endswith("samples.jsonl"))
+    assert len(epath.Path(samples).read_text().splitlines()) == 1
 
     directory = f"{bucket}/checkpoints"
     write_model_config(preset("tiny"), directory, tokenizer="char")
