@@ -5,7 +5,8 @@
   a, b, .. for the units, tens, .. and uppercase A, B, .. for tenths, hundredths, ..; places past
   26 take two letters, so one letter marks one place in both operands and the sum) and
   `reversed` (operands and result written in reverse order); both answer directly, then box the
-  sum in normal notation. Symmetry folded: the operands' order (x1 + x2 = x2 + x1).
+  sum in normal notation. Option `integer`: integer operands only. Notation `tagged`
+  (`PlaceTags`): every digit followed by a random letter naming its place, in every variant. Symmetry folded: the operands' order (x1 + x2 = x2 + x1).
 - division: x1 / x2, the dividend n digits and the divisor 1 or 2 digits, each with a decimal
   point allowed. Precision rule: the answer is the quotient TRUNCATED toward zero to 3 decimal
   places (floor(1000 * x1 / x2) / 1000, trailing zeros dropped), which is exact: it is what
