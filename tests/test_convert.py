@@ -318,3 +318,13 @@ def test_to_hf_refuses_a_position_encoding_qwen2_cannot_represent(tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert "position_encoding 'hybrid'" in err and len(err.splitlines()) == 1
     assert not out.exists() or not os.listdir(out)
+    # a training run of the same model: refused as such, not read as "no step can be read"
+    run = str(tmp_path / "run")
+    write_model_config(cfg, run, tokenizer="char")
+    with ocp.CheckpointManager(run) as manager:
+        manager.save(1, args=ocp.args.Composite(
+            params=ocp.args.StandardSave(params_of(load(ckpt)))))
+        manager.wait_until_finished()
+    assert convert.main(["--to-hf", run, "--out", str(tmp_path / "hf2")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "position_encoding 'hybrid'" in err and len(err.splitlines()) == 1

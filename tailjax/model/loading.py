@@ -113,6 +113,9 @@ def export_hf(path: str, directory: str, dtype: str | None = None,
     if kind == "hf":
         return save_hf(load(path, dtype), directory, tokenizer)
     cfg = _stored_config(path, kind, dtype, {})
+    # Before any step is read: for a run, a failure inside the read means "this step is
+    # unreadable, try the one before", which a model transformers cannot represent is not.
+    cfg.check_hf_compatible()
     _check_export_target(directory, tokenizer)
     if kind == "run":
         with _run_metadata_quiet():
@@ -122,7 +125,6 @@ def export_hf(path: str, directory: str, dtype: str | None = None,
 
 def _export_params(cfg: Qwen2Config, params_dir: str, directory: str, tokenizer: str | None):
     """export_hf of one orbax params directory; a failed export leaves `directory` empty."""
-    cfg.check_hf_compatible()
     _check_export_target(directory, tokenizer)  # new or empty: a failure may empty it again
     _check_saved_tree(cfg, params_dir)
     specs = dict(flat_items(param_specs(cfg)))
