@@ -328,3 +328,4 @@ def test_to_hf_refuses_a_position_encoding_qwen2_cannot_represent(tmp_path, caps
     assert convert.main(["--to-hf", run, "--out", str(tmp_path / "hf2")]) == 2
     err = capsys.readouterr().err.strip()
     assert "position_encoding 'hybrid'" in err and len(err.splitlines()) == 1
+    assert "can be read" not in err
