@@ -15,6 +15,7 @@ from typing import Any, Union
 import yaml
 
 DTYPES = ("float32", "bfloat16")
+STRETCH = "stretch"  # the split label of eval.stretch: lengths beyond L, from L's test stream
 
 
 @dataclass
@@ -87,6 +88,11 @@ class EvalConfig:
     # A length range beyond L, e.g. [12, 12], tested on L's stream and reported as "stretch".
     stretch: list[int] = field(default_factory=list)
     attention_scale: float = 1.0  # attention-logit multiplier of the global heads when decoding
+
+    def ranges(self) -> dict[str, tuple[int, int]]:
+        """The reduced length range of every split tested, "stretch" included when set."""
+        ranges = {s: tuple(r) for s, r in self.lengths.items()}
+        return {**ranges, STRETCH: tuple(self.stretch)} if self.stretch else ranges
 
 
 @dataclass

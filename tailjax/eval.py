@@ -22,13 +22,13 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from tailjax import tasks as tasks_lib
+from tailjax.config import STRETCH
 from tailjax.paths import resolve
 
 RESULT_FILES = ("results.json", "results.md", "accuracy.png", "accuracy_by_length.png",
                 "samples.jsonl")
 
 
-STRETCH = "stretch"  # the split label of eval.stretch: lengths beyond L, from L's test stream
 
 
 def test_records(task: str, split: str, n: int, variant: str,
@@ -44,13 +44,15 @@ def test_records(task: str, split: str, n: int, variant: str,
     return [{**r, "split": split} for r in records]
 
 
+def check_eval_split(split: str) -> str:
+    """`split` when it is S, M, L or STRETCH; ValueError otherwise."""
+    return split if split == STRETCH else tasks_lib.check_split(split)
+
+
 def eval_options(cfg) -> dict:
     """The keyword arguments of `evaluate` that a training config sets (eval.*, data.*)."""
-    splits = list(cfg.eval.splits)
-    lengths = {s: tuple(r) for s, r in cfg.eval.lengths.items()}
-    if cfg.eval.stretch:
-        splits.append(STRETCH)
-        lengths[STRETCH] = tuple(cfg.eval.stretch)
+    lengths = cfg.eval.ranges()
+    splits = [*cfg.eval.splits, *([STRETCH] if STRETCH in lengths else [])]
     return dict(splits=splits, n=cfg.eval.n, variant=cfg.data.variant, lengths=lengths,
                 batch_size=cfg.eval.batch_size, max_new_tokens=cfg.eval.max_new_tokens,
                 template=cfg.data.template, notation=cfg.data.notation,
@@ -91,7 +93,7 @@ def evaluate(model, tokenizer, task_names: Sequence[str], splits: Sequence[str],
                          f"{max_new_tokens} and {n}")
     task_names = [tasks_lib.get_task(t).name for t in task_names]
     lengths = dict(lengths or {})
-    splits = [s if s == STRETCH else tasks_lib.check_split(s) for s in splits]
+    splits = [check_eval_split(s) for s in splits]
     if STRETCH in splits and STRETCH not in lengths:
         raise ValueError("split stretch needs its length range (eval.stretch: [low, high])")
     if attention_scale != 1.0:
@@ -365,8 +367,7 @@ def run(args) -> dict | str:
     for t in task_names:
         tasks_lib.get_task(t)
     for s in options["splits"]:
-        if s != STRETCH:
-            tasks_lib.check_split(s)
+        check_eval_split(s)
     for key in ("n", "variant", "batch_size", "max_new_tokens"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)

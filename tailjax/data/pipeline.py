@@ -192,8 +192,7 @@ def train_batches(cfg, tokenizer, shard_index: int = 0, shard_count: int = 1):
         raise ValueError(f"train.batch_size {cfg.train.batch_size} is not divisible by the "
                          f"{shard_count} data shards of the processes")
     records = mixed_records(cfg.data, cfg.train.epochs, shard_index, shard_count,
-                            [*cfg.eval.lengths.values(), *([cfg.eval.stretch] if cfg.eval.stretch
-                                                           else [])])
+                            list(cfg.eval.ranges().values()))
     encoder = Encoder(tokenizer, cfg.data.max_length)
     ds = batches(records, encoder, cfg.train.batch_size // shard_count, cfg.data.pack,
                  cfg.data.seed)
