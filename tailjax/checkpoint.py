@@ -10,8 +10,8 @@ Layout (what `tailjax.model.load` reads from a run directory):
 
 Saves are asynchronous (training continues while the arrays are written) and keep the latest
 `keep` steps; the temporary directories of a save that was interrupted (DIR/<step>.orbax-
-checkpoint-tmp-*) are removed when training starts again. A step that cannot be read (a crash mid-write, a corrupted file) is skipped with a
-warning, the one before it restored, and the unreadable step deleted, so that training saves it
+checkpoint-tmp-*) are removed when training starts again. A step that cannot be read (a crash
+mid-write, a corrupted file) is skipped with a warning, the one before it restored, and the unreadable step deleted, so that training saves it
 again and the latest step of a finished run is always readable.
 """
 

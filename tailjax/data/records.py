@@ -8,11 +8,11 @@ always give the same records, byte for byte.
 Test sets are the first TEST_SIZE distinct instances of the stream with seed TEST_SEED (half
 the space where the whole instance space is smaller than TEST_SIZE: derangement's S, M and L
 hold 14, 15 and 20; `test_size` gives every size). Generation with seed TEST_SEED gives the
-test set itself and nothing beyond it. Any generation with another seed skips every instance of the test sets of all three splits (with the
-default length ranges and, when given, the override `lengths`), so a training set never shares
-an instance with a test set, not even up to the task's symmetries: exclusion compares
-`canonical_key`s, which fold them (levenshtein's two strings swapped, knapsack's items reordered;
-each task's docstring names its symmetries).
+test set itself and nothing beyond it. Any generation with another seed skips every instance
+of the test sets of all three splits (with the default length ranges and, when given, the
+override `lengths`), so a training set never shares an instance with a test set, not even up to
+the task's symmetries: exclusion compares `canonical_key`s, which fold them (levenshtein's two
+strings swapped, knapsack's items reordered; each task's docstring names its symmetries).
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ import random
 from typing import Iterable, Mapping
 
 from tailjax.tasks import (SPLITS, canonical_key, check_form, check_split, get_task,
-                           instance_key,
-                           sample_instance, synthesize)
+                           instance_key, sample_instance, synthesize)
 
 TEST_SEED = 20250717
 TEST_SIZE = 500

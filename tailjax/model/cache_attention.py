@@ -82,7 +82,8 @@ def write_cache(k_all, v_all, k, v, layer, index):
 def cache_attention(q: jax.Array, k_all: jax.Array, v_all: jax.Array, layer,
                     mask: jax.Array) -> jax.Array:
     """q [b, t, heads, hd] against layer `layer` of the cache (layouts above);
-    mask [b, t, slots] bool (True = may attend), or [b, kv_heads, t, slots] per kv head. Returns [b, t, heads, hd] in q's dtype."""
+    mask [b, t, slots] bool (True = may attend), or [b, kv_heads, t, slots] per kv head.
+    Returns [b, t, heads, hd] in q's dtype."""
     b, t, heads, hd = q.shape
     kv_heads = k_all[0].shape[1] if isinstance(k_all, tuple) else k_all.shape[2]
     group = heads // kv_heads

@@ -201,7 +201,7 @@ class Qwen2Config:
     def to_hf(self) -> dict[str, Any]:
         """A config.json dict that transformers 4 and 5 (and vLLM) read. A model with another
         position encoding than rope also gets its tailjax keys (position_encoding, local_heads,
-        local_window), which transformers would ignore: `check_hf_compatible` refuses those
+        local_window, prompt_window), which transformers would ignore: `check_hf_compatible` refuses those
         where a transformers model is to be written."""
         eos = list(self.eos_token_id) if isinstance(self.eos_token_id, tuple) else self.eos_token_id
         return {

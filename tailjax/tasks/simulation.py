@@ -154,7 +154,7 @@ def untag(text: str) -> str:
 
 
 def canonical_sum(text: str) -> str:
-    """canonical_decimal of a plain or a tagged ("K5J7I1") number."""
+    """canonical_decimal of a plain or a tagged ("5K7J1I") number."""
     t = text.strip()
     return canonical_decimal(untag(t) if _TAGGED.fullmatch(t) else t)
 
