@@ -16,11 +16,12 @@ The iterator has get_state/set_state; `tailjax.checkpoint` saves it with every c
 
 from __future__ import annotations
 
-import json
 import math
+
 import grain
 import numpy as np
 
+from tailjax.data.records import read_records
 from tailjax.tasks import canonical_key, synthesize
 
 FIELDS = ("inputs", "targets", "loss_mask")  # per-token arrays of one row
@@ -107,24 +108,11 @@ def record_streams(data_cfg, eval_ranges=()) -> list[tuple[grain.MapDataset, flo
 
 
 def read_jsonl(path: str) -> list[dict]:
-    records = []
+    """The records of a data.files JSONL file, each with the keys training reads."""
     try:
-        with open(path) as f:
-            for n, line in enumerate(f, 1):
-                if line.strip():
-                    try:
-                        record = json.loads(line)
-                    except json.JSONDecodeError as e:
-                        raise ValueError(f"{path}:{n} is not valid JSON ({e}); regenerate the "
-                                         "file with `python -m tailjax.data generate`") from None
-                    missing = {"task", "split", "instance", "prompt", "completion"} - set(record)
-                    if missing:
-                        raise ValueError(f"{path}:{n} lacks {', '.join(sorted(missing))}; "
-                                         "regenerate it with `python -m tailjax.data generate`")
-                    records.append(record)
+        return read_records(path, ("task", "split", "instance", "prompt", "completion"))
     except FileNotFoundError:
         raise ValueError(f"data file {path} does not exist") from None
-    return records
 
 
 def mixed_records(data_cfg, epochs: float = 1.0, process_index: int = 0,

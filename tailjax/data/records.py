@@ -23,6 +23,7 @@ import os
 import random
 from typing import Iterable, Mapping
 
+from tailjax.paths import read_jsonl
 from tailjax.tasks import (SPLITS, canonical_key, check_form, check_split, get_task,
                            instance_key, sample_instance, synthesize)
 
@@ -239,21 +240,10 @@ def write_records(records: Iterable[dict], path: str) -> int:
     return n
 
 
-def read_records(path: str) -> list[dict]:
-    """Records of a JSONL file; a malformed line is an error naming the file and line."""
-    records = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: not a JSON line ({e.msg})") from None
-            if not isinstance(rec, dict) or not {"task", "instance"} <= set(rec):
-                raise ValueError(f"{path}:{lineno}: not a tailjax record (needs task, instance)")
-            records.append(rec)
-    return records
+def read_records(path: str, required: tuple[str, ...] = ("task", "instance")) -> list[dict]:
+    """Records of a JSONL file; a malformed line, or one without a `required` key, is a
+    ValueError naming the file and line. A missing file is the OSError `open` raises."""
+    return read_jsonl(path, required, hint="; regenerate it with `python -m tailjax.data generate`")
 
 
 def record_key(record: dict) -> tuple[str, str]:
