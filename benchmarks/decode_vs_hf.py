@@ -85,7 +85,7 @@ def hf_model(shape: str, path: str, device: str = "cpu"):
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.device == "cpu":
-        from tailjax.train import use_cpu_devices
+        from tailjax.host import use_cpu_devices
 
         use_cpu_devices(args.devices)
     os.environ.setdefault("JAX_PLATFORMS", "cpu" if args.device == "cpu" else "cuda")

@@ -67,10 +67,11 @@ def tailjax_step(args):
     import optax
     from flax import nnx
 
+    from tailjax.host import make_global_batch
     from tailjax.model import sharding
-    from tailjax.model.qwen2 import Qwen2
+    from tailjax.model.qwen2 import Qwen2, param_shardings
     from tailjax.model.qwen2_config import Qwen2Config
-    from tailjax.train import make_train_step, opt_shardings
+    from tailjax.step import make_train_step, opt_shardings
 
     shape = SHAPES[args.shape]
     cfg = Qwen2Config(**shape, dtype=args.dtype, param_dtype="float32",
@@ -78,7 +79,7 @@ def tailjax_step(args):
     mesh = sharding.make_mesh({"data": -1})
     model = Qwen2(cfg, rngs=nnx.Rngs(0))
     graphdef, state = nnx.split(model)
-    p_sh = sharding.param_shardings(cfg, mesh)
+    p_sh = param_shardings(cfg, mesh)
     params = jax.device_put(nnx.to_pure_dict(state), p_sh)
     tx = optax.adamw(1e-4, weight_decay=0.1)
     o_sh = opt_shardings(tx, params, p_sh, mesh)
@@ -90,7 +91,7 @@ def tailjax_step(args):
              "segment_ids": np.ones((args.batch, args.seq), np.int32),
              "positions": np.broadcast_to(np.arange(args.seq, dtype=np.int32),
                                           (args.batch, args.seq)).copy()}
-    batch = sharding.shard_batch(batch, mesh)
+    batch = make_global_batch(batch, sharding.batch_sharding(mesh, 2))
     replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
     step = jax.jit(make_train_step(graphdef, tx, 1),
                    in_shardings=(p_sh, o_sh, sharding.batch_sharding(mesh, 2)),
@@ -138,7 +139,7 @@ def main(argv=None) -> int:
         os.environ.setdefault("JAX_PLATFORMS", "cuda")
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # torch shares the GPU
     else:
-        from tailjax.train import use_cpu_devices
+        from tailjax.host import use_cpu_devices
 
         # As `python -m tailjax.train` sets up a CPU run: huge-page malloc (torch, in this
         # process too, gets the same allocator), one single-threaded device per core.

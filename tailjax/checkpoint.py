@@ -26,13 +26,6 @@ import orbax.checkpoint as ocp
 
 from tailjax.paths import resolve
 
-def write_model_config(directory: str, model_cfg, tokenizer: str | None):
-    """DIR/model_config.json: the architecture and tokenizer a checkpoint in DIR needs."""
-    from tailjax.model.loading import write_model_config as write
-
-    if jax.process_index() == 0:
-        write(model_cfg, directory, tokenizer)  # creates the directory
-
 
 class Checkpoints:
     """Save and resume (params, opt_state, step, data iterator, rng) under `directory`."""

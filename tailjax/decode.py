@@ -9,9 +9,10 @@ growing power-of-two windows of the cache, so a step reads only about the slots 
 not the whole budget. The cache is donated to the compiled function and handed back, so it is
 updated in place and reused by the next call of the same shape instead of being reallocated.
 With a mesh, rows are sharded over the data axes and the cache follows the model's rules
-(batch over data, kv heads over tensor); `plan_kv_cache` sizes it per device beforehand. Along
-the pure data axis (parameters replicated) each shard of rows decodes in its own loop, with no
-communication per step; on a CPU split into one device per core that is ~1.7x the tokens/s.
+(batch over data, kv heads over tensor); `tailjax.plan.plan_kv_cache` sizes it per device
+beforehand. Along the pure data axis (parameters replicated) each shard of rows decodes in its
+own loop, with no communication per step; on a CPU split into one device per core that is
+~1.7x the tokens/s. Without a mesh the decoder uses a mesh of one device: one code path.
 
 Greedy by default (argmax, first index on ties, as transformers does); temperature and top-p
 sampling take an explicit PRNG key.
@@ -19,11 +20,10 @@ sampling take an explicit PRNG key.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -32,8 +32,9 @@ from flax import nnx
 from jax.sharding import PartitionSpec as P
 
 from tailjax.model import sharding
-from tailjax.model.cache_attention import SEQ_AXIS, cache_shapes, restack, unstack
+from tailjax.model.cache_attention import SEQ_AXIS, restack, unstack
 from tailjax.model.qwen2 import CACHE_AXES
+from tailjax.sampling import pick
 
 MIN_PROMPT_BUCKET = 16
 # The first decode phase's window covers the prompt bucket plus at least this many new tokens.
@@ -79,37 +80,6 @@ def left_pad(prompts: Sequence[Sequence[int]], length: int, rows: int, pad_id: i
     return ids, lengths
 
 
-def _pick(logits, key, sample: bool, temperature, top_p, vocab_limit):
-    """Next tokens [b] from last-position logits [b, vocab]: argmax, or a top-p sample, among
-    ids < vocab_limit.
-
-    temperature, top_p and vocab_limit are traced, so changing them does not recompile.
-    """
-    logits = jnp.where(jnp.arange(logits.shape[-1]) < vocab_limit, logits, -jnp.inf)
-    if not sample:
-        return _argmax(logits)
-    logits = logits.astype(jnp.float32) / temperature
-    ordered = jnp.sort(logits, axis=-1)[:, ::-1]
-    probs = jax.nn.softmax(ordered, axis=-1)
-    # Keep the smallest prefix whose mass reaches top_p (the most likely token always stays).
-    kept = (jnp.cumsum(probs, axis=-1) - probs) < top_p
-    threshold = jnp.min(jnp.where(kept, ordered, jnp.inf), axis=-1, keepdims=True)
-    logits = jnp.where(logits < threshold, -jnp.inf, logits)
-    return jax.random.categorical(key, logits, axis=-1).astype(jnp.int32)
-
-
-def _argmax(logits):
-    """jnp.argmax over the last axis (the first index among ties) as two plain reductions.
-
-    XLA:CPU runs argmax's paired (value, index) reduction as a scalar loop, the costliest op of
-    a decode step at 32 rows of 128 logits in a profile; a max, a compare and a min vectorize,
-    and greedy decoding of the micro benchmark got ~10% faster.
-    """
-    top = jnp.max(logits, axis=-1, keepdims=True)
-    index = jnp.arange(logits.shape[-1], dtype=jnp.int32)
-    return jnp.min(jnp.where(logits == top, index, logits.shape[-1]), axis=-1)
-
-
 def _prefill_chunk(rows: int, length: int, vocab: int) -> int:
     """The largest power-of-two chunk <= length whose logits fit PREFILL_LOGITS_BYTES."""
     chunk = length
@@ -146,6 +116,17 @@ def _put_window(cache, window):
             for name, c in cache.items()}
 
 
+class DecodeState(NamedTuple):
+    """What the decode loop carries from one step to the next (rows: the batch's rows)."""
+
+    i: jax.Array        # int32 []: the step, the column of `out` it writes
+    token: jax.Array    # int32 [rows]: the last token, fed in at the next step
+    done: jax.Array     # bool [rows]: the row emitted an end token (or is filler)
+    lengths: jax.Array  # int32 [rows]: tokens generated so far
+    out: jax.Array      # int32 [rows, max_new_tokens]: the tokens, pad_id after each row's end
+    key: jax.Array      # the PRNG key sampling draws from
+
+
 def _decode(graphdef, state, cache, ids, prompt_lens, active, key, ends, pad_id, temperature,
             top_p, vocab_limit, *, max_new_tokens: int, sample: bool, chunk: int, vocab: int,
             first_window: int, fuse: bool):
@@ -153,33 +134,19 @@ def _decode(graphdef, state, cache, ids, prompt_lens, active, key, ends, pad_id,
     model = nnx.merge(graphdef, state)
     layers = model.layer_list(fuse)  # sliced (and joined) once here, not on every step
     rows, length = ids.shape
-    max_len = length + max_new_tokens
     first = length - prompt_lens  # the slot of each row's first real prompt token
-    kv_mask = jnp.arange(max_len)[None, :] >= first[:, None]
+    kv_mask = jnp.arange(length + max_new_tokens)[None, :] >= first[:, None]
     positions = jnp.maximum(jnp.arange(length)[None, :] - first[:, None], 0)
+    last, cache = _prefill(model, layers, cache, ids, positions, kv_mask[:, :length], chunk,
+                           vocab)
 
-    def prefill(c, carry):
-        window, _ = carry
-        start = c * chunk
-        chunk_ids = jax.lax.dynamic_slice_in_dim(ids, start, chunk, axis=1)
-        chunk_pos = jax.lax.dynamic_slice_in_dim(positions, start, chunk, axis=1)
-        # the prompt's tokens but its last, as training marks them (Qwen2 prompt_mask)
-        prompt = jnp.broadcast_to(start + jnp.arange(chunk) < length - 1, chunk_ids.shape)
-        logits, window = model(chunk_ids, chunk_pos, cache=window, cache_index=start,
-                               kv_mask=kv_mask[:, :length], layers=layers, prompt_mask=prompt)
-        return window, logits[:, -1].astype(jnp.float32)
-
-    window, last = jax.lax.fori_loop(0, length // chunk, prefill,
-                                     (_window(cache, length),
-                                      jnp.zeros((rows, vocab), jnp.float32)))
-    cache = _put_window(cache, window)
-
+    choose = functools.partial(pick, sample=sample, temperature=temperature, top_p=top_p,
+                               vocab_limit=vocab_limit)
     key, sub = jax.random.split(key)
-    token = _pick(last, sub, sample, temperature, top_p, vocab_limit)
+    token = choose(last, sub)
     done = ~active | jnp.isin(token, ends)
     out = jnp.full((rows, max_new_tokens), pad_id, jnp.int32).at[:, 0].set(token)
-    lengths = jnp.ones((rows,), jnp.int32)
-    carry = (jnp.int32(1), token, done, lengths, out, key)
+    carry = DecodeState(jnp.int32(1), token, done, jnp.ones((rows,), jnp.int32), out, key)
 
     # Step i feeds token i-1 into slot length + i - 1; a phase runs while that slot is inside
     # its window. Each phase is its own loop over a cache slice of static size.
@@ -187,30 +154,48 @@ def _decode(graphdef, state, cache, ids, prompt_lens, active, key, ends, pad_id,
         mask = kv_mask[:, :size]
         stop = min(max_new_tokens, size - length + 1)
 
-        def cond(c, stop=stop):
-            i, _, done, *_ = c
-            return (i < stop) & ~jnp.all(done)
-
         def step(c, mask=mask):
-            (i, token, done, lengths, out, key), window = c
-            logits, window = model(token[:, None], (prompt_lens + i - 1)[:, None],
-                                   cache=window, cache_index=length + i - 1, kv_mask=mask,
+            s, window = c
+            logits, window = model(s.token[:, None], (prompt_lens + s.i - 1)[:, None],
+                                   cache=window, cache_index=length + s.i - 1, kv_mask=mask,
                                    layers=layers)
-            key, sub = jax.random.split(key)
-            nxt = jnp.where(done, pad_id, _pick(logits[:, -1], sub, sample, temperature, top_p,
-                                                    vocab_limit))
-            out = jax.lax.dynamic_update_slice_in_dim(out, nxt[:, None], i, axis=1)
-            lengths = lengths + (~done).astype(jnp.int32)
-            done = done | jnp.isin(nxt, ends)
-            return (i + 1, nxt, done, lengths, out, key), window
+            key, sub = jax.random.split(s.key)
+            nxt = jnp.where(s.done, pad_id, choose(logits[:, -1], sub))
+            out = jax.lax.dynamic_update_slice_in_dim(s.out, nxt[:, None], s.i, axis=1)
+            lengths = s.lengths + (~s.done).astype(jnp.int32)
+            done = s.done | jnp.isin(nxt, ends)
+            return DecodeState(s.i + 1, nxt, done, lengths, out, key), window
 
-        carry, window = jax.lax.while_loop(lambda c, f=cond: f(c[0]), step,
-                                           (carry, _window(cache, size)))
+        carry, window = jax.lax.while_loop(
+            lambda c, stop=stop: (c[0].i < stop) & ~jnp.all(c[0].done), step,
+            (carry, _window(cache, size)))
         cache = _put_window(cache, window)
 
-    _, _, done, lengths, out, _ = carry
     # A row is done here only if it emitted an end token (filler rows are not reported).
-    return out, lengths, ~done, cache
+    return carry.out, carry.lengths, ~carry.done, cache
+
+
+def _prefill(model, layers, cache, ids, positions, kv_mask, chunk: int, vocab: int):
+    """Run the prompts [rows, length] through the model in chunks of `chunk` columns, writing
+    their keys and values into the cache. Returns (float32 logits [rows, vocab] of each row's
+    last prompt token, the cache)."""
+    rows, length = ids.shape
+
+    def one_chunk(c, carry):
+        window, _ = carry
+        start = c * chunk
+        chunk_ids = jax.lax.dynamic_slice_in_dim(ids, start, chunk, axis=1)
+        chunk_pos = jax.lax.dynamic_slice_in_dim(positions, start, chunk, axis=1)
+        # the prompt's tokens but its last, as training marks them (Qwen2 prompt_mask)
+        prompt = jnp.broadcast_to(start + jnp.arange(chunk) < length - 1, chunk_ids.shape)
+        logits, window = model(chunk_ids, chunk_pos, cache=window, cache_index=start,
+                               kv_mask=kv_mask, layers=layers, prompt_mask=prompt)
+        return window, logits[:, -1].astype(jnp.float32)
+
+    window, last = jax.lax.fori_loop(0, length // chunk, one_chunk,
+                                     (_window(cache, length),
+                                      jnp.zeros((rows, vocab), jnp.float32)))
+    return last, _put_window(cache, window)
 
 
 def _decode_apart(graphdef, state, cache, ids, prompt_lens, active, key, *scalars,
@@ -254,12 +239,13 @@ class Decoder:
 
     def __init__(self, model, mesh=None, cache_dtype=None, first_window: int = FIRST_WINDOW):
         self.config = model.config
-        self.mesh = mesh
+        # No mesh: a mesh of the first device, so one code path serves both.
+        self.mesh = mesh if mesh is not None else sharding.make_mesh({"data": 1}, jax.devices()[:1])
         self.cache_dtype = cache_dtype  # None: the model's compute dtype
         self.first_window = first_window
         # Mesh axes whose shards of rows decode in their own loops (see `_decode_apart`).
-        self._rows_apart = () if mesh is None else sharding.replica_axes(mesh)
-        self.fuse_projections = _fuse_projections(mesh, self._rows_apart)
+        self._rows_apart = sharding.replica_axes(self.mesh)
+        self.fuse_projections = _fuse_projections(self.mesh, self._rows_apart)
         self._graphdef, self._state = nnx.split(model)
         self._init_cache = model.init_cache
         self._cache = None
@@ -268,7 +254,7 @@ class Decoder:
     @property
     def row_multiple(self) -> int:
         """Rows per batch must be a multiple of this (the number of data shards)."""
-        return 1 if self.mesh is None else _data_shards(self.mesh)
+        return _data_shards(self.mesh)
 
     def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int,
                  end_ids: Sequence[int], *, pad_id: int = 0, temperature: float = 0.0,
@@ -297,7 +283,7 @@ class Decoder:
         key = _default_key() if key is None else key
         cache = self._take_cache(rows, length + max_new_tokens)
         ids, lens, active = self._place(ids, lens, active)
-        with _mesh_context(self.mesh):
+        with jax.set_mesh(self.mesh):
             out, lengths, truncated, cache = _decode_jit(
                 self._graphdef, self._state, cache, ids, lens, active, key,
                 _end_array(end_ids),
@@ -324,11 +310,9 @@ class Decoder:
         return cache
 
     def _place(self, ids, lens, active):
-        if self.mesh is None:
-            return jnp.asarray(ids), jnp.asarray(lens), jnp.asarray(active)
-        rows_sharding = _rows_sharding(self.mesh)
-        return (jax.device_put(ids, rows_sharding(2)), jax.device_put(lens, rows_sharding(1)),
-                jax.device_put(active, rows_sharding(1)))
+        return (jax.device_put(ids, sharding.batch_sharding(self.mesh, 2)),
+                jax.device_put(lens, sharding.batch_sharding(self.mesh, 1)),
+                jax.device_put(active, sharding.batch_sharding(self.mesh, 1)))
 
 
 def generate(model, prompts: Sequence[Sequence[int]], max_new_tokens: int,
@@ -389,10 +373,9 @@ def _fuse_projections(mesh, rows_apart: tuple[str, ...]) -> bool:
     weights: the joined copies would take ~70% of the weights' memory again for the call.
     rows_apart: the mesh axes along which every parameter is replicated.
     """
-    devices = jax.devices() if mesh is None else mesh.devices.flat
-    if any(d.platform != "cpu" for d in devices):
+    if any(d.platform != "cpu" for d in mesh.devices.flat):
         return False
-    return mesh is None or mesh.size == math.prod(mesh.shape[a] for a in rows_apart)
+    return mesh.size == math.prod(mesh.shape[a] for a in rows_apart)
 
 
 def _data_shards(mesh) -> int:
@@ -402,17 +385,8 @@ def _data_shards(mesh) -> int:
     return math.prod(mesh.shape[a] for a in axes)
 
 
-def _rows_sharding(mesh):
-    return functools.partial(sharding.batch_sharding, mesh)
-
-
 def _new_cache(init_cache, rows: int, max_len: int, dtype, mesh):
-    """A zeroed cache, created directly in its sharded layout when there is a mesh."""
-    if mesh is None:
-        # Committed to one device, like the cache the compiled call hands back, so a fresh cache
-        # and a reused one hit the same compiled function.
-        return init_cache(rows, max_len, dtype,
-                          sharding=jax.sharding.SingleDeviceSharding(jax.devices()[0]))
+    """A zeroed cache, created directly in its sharded layout on the mesh."""
     probe = jax.eval_shape(lambda: init_cache(rows, max_len, dtype))["k"]
     spec = list(sharding.logical_to_spec(CACHE_AXES["k"], probe.shape, mesh))
     while spec and spec[-1] is None:  # the form compiled outputs carry, so both hit one compile
@@ -429,83 +403,3 @@ def _to_host(x) -> np.ndarray:
 
     return np.asarray(multihost_utils.process_allgather(x, tiled=True))
 
-
-def _mesh_context(mesh):
-    return contextlib.nullcontext() if mesh is None else jax.set_mesh(mesh)
-
-
-@dataclass(frozen=True)
-class KVPlan:
-    """The KV cache `Decoder` allocates for one batch, and its share on each device."""
-
-    layers: int
-    batch: int
-    max_len: int
-    kv_heads: int
-    head_dim: int
-    dtype: str
-    mesh_shape: dict
-    spec: tuple
-    total_bytes: int
-    per_device_bytes: int
-
-    def describe(self) -> str:
-        gib = 1 << 30
-        mesh = " x ".join(f"{k}={v}" for k, v in self.mesh_shape.items())
-        return "\n".join([
-            f"KV cache: {self.layers} layers x (k, v) x [batch {self.batch}, tokens "
-            f"{self.max_len}, kv heads {self.kv_heads}, head dim {self.head_dim}] {self.dtype}",
-            f"  total      {self.total_bytes / gib:9.2f} GiB ({self.total_bytes} bytes)",
-            f"  mesh       {mesh} ({math.prod(self.mesh_shape.values())} devices); k and v "
-            f"[layers, batch, kv heads, tokens, head dim] (k: head dim before tokens) are each "
-            f"split as {self.spec}",
-            f"  per device {self.per_device_bytes / gib:9.2f} GiB ({self.per_device_bytes} bytes)",
-        ] + ([f"  note: mesh axes {', '.join(self.unused_axes)} do not split the cache (they "
-              "divide neither the batch nor the kv heads), so it is replicated along them"]
-             if self.unused_axes else []))
-
-    @property
-    def unused_axes(self) -> list[str]:
-        used = {a for e in self.spec if e is not None for a in ((e,) if isinstance(e, str) else e)}
-        return [a for a, n in self.mesh_shape.items() if n > 1 and a not in used]
-
-
-def plan_kv_cache(arch: dict, batch: int, max_len: int, mesh_shape: dict,
-                  dtype: str = "bfloat16") -> KVPlan:
-    """Size of the KV cache for an HF-style architecture dict on a mesh of the given axis sizes.
-
-    The split per device follows the model's sharding rules (batch over the data axes, kv heads
-    over tensor when they divide), so the plan is what `Decoder` would allocate.
-    """
-    from jax.sharding import AbstractMesh
-
-    if batch < 1 or max_len < 1:
-        raise ValueError(f"batch and tokens must be positive, got {batch} and {max_len}")
-    sizes = {a: int(mesh_shape.get(a, 1)) for a in sharding.MESH_AXES}
-    unknown = set(mesh_shape) - set(sharding.MESH_AXES)
-    if unknown:
-        raise ValueError(f"unknown mesh axes {sorted(unknown)}; use "
-                         f"{', '.join(sharding.MESH_AXES)}")
-    if -1 in sizes.values():
-        rest = math.prod(s for s in sizes.values() if s != -1)
-        devices = jax.device_count()
-        if devices % rest:
-            raise ValueError(f"mesh {mesh_shape} does not fit {devices} devices")
-        sizes = {a: devices // rest if s == -1 else s for a, s in sizes.items()}
-    if any(s < 1 for s in sizes.values()):
-        raise ValueError(f"mesh axis sizes must be positive, got {mesh_shape}")
-    mesh = AbstractMesh(tuple(sizes.values()), tuple(sizes))
-    layers = arch["num_hidden_layers"]
-    kv_heads = arch["num_key_value_heads"]
-    head_dim = arch.get("head_dim") or arch["hidden_size"] // arch["num_attention_heads"]
-    # Keys and values differ only in the order of two unsplit axes, so the values' spec says it.
-    shape = cache_shapes(layers, batch, max_len, kv_heads, head_dim)["v"]
-    spec = sharding.logical_to_spec(CACHE_AXES["v"], shape, mesh)
-    split = 1
-    for entry in spec:
-        for axis in (() if entry is None else (entry,) if isinstance(entry, str) else entry):
-            split *= sizes[axis]
-    itemsize = jnp.dtype(dtype).itemsize
-    total = 2 * math.prod(shape) * itemsize  # keys and values
-    return KVPlan(layers, batch, max_len, kv_heads, head_dim, str(jnp.dtype(dtype)), sizes,
-                  tuple(spec), total, total // split)

@@ -1,4 +1,4 @@
-"""Multi-host JAX: start `jax.distributed`, give each process its data share, build global batches.
+"""Multi-host JAX: start `jax.distributed` (each process's data share: `tailjax.host`).
 
 One process runs per host (per TPU VM worker, per Slurm task); together they drive one global
 mesh. Every entry point that may run on several hosts calls `initialize()` first, before any
@@ -249,72 +249,6 @@ def print_main(*args: Any, **kwargs: Any) -> None:
         print(*args, **kwargs)
 
 
-def process_shard() -> tuple[int, int]:
-    """(shard_index, shard_count) = (process_index, process_count): each process reads its own
-    share of the records, e.g. grain.ShardOptions(shard_index, shard_count, drop_remainder=True).
-
-    Right whenever the batch is split over all devices (the data/fsdp axes span every process);
-    with a model axis spanning hosts use `data_shard`, which follows the sharding.
-    """
-    import jax
-
-    return jax.process_index(), jax.process_count()
-
-
-def data_shard(sharding) -> tuple[int, int]:
-    """(shard_index, shard_count) of this process's rows of any batch laid out by `sharding`.
-
-    Processes whose devices hold the same rows (a model axis spanning hosts) get the same index
-    and must load the same data; each process loads `global_batch // shard_count` rows.
-    """
-    # Which fraction of the rows a process holds is fixed by the sharding; probe it with a batch
-    # of one row per device.
-    probe = sharding.num_devices
-    start, stop = _local_rows(sharding, probe)
-    return start // (stop - start), probe // (stop - start)
-
-
-def local_batch_size(sharding, global_batch_size: int) -> int:
-    """How many rows of each global batch this process loads."""
-    count = data_shard(sharding)[1]
-    if global_batch_size % count:
-        raise ValueError(
-            f"global batch {global_batch_size} does not split evenly over {count} data shards "
-            f"of processes; make it a multiple of {count}"
-        )
-    return global_batch_size // count
-
-
-def make_global_batch(local_batch, sharding):
-    """Assembles a global jax.Array batch from each process's local rows (a pytree of arrays
-    with the batch first; `sharding` one sharding or a matching pytree). Every process calls it
-    with its own rows, the `data_shard` share of the records."""
-    import jax
-
-    def one(local, shard):
-        local = np.asarray(local)
-        global_shape = (local.shape[0] * data_shard(shard)[1],) + local.shape[1:]
-        return jax.make_array_from_process_local_data(shard, local, global_shape)
-
-    if isinstance(sharding, jax.sharding.Sharding):
-        return jax.tree.map(lambda x: one(x, sharding), local_batch)
-    return jax.tree.map(one, local_batch, sharding)
-
-
-def _local_rows(sharding, global_rows: int) -> tuple[int, int]:
-    """The contiguous block [start, stop) of batch rows this process's devices hold."""
-    index_map = sharding.addressable_devices_indices_map((global_rows,))
-    spans = sorted({ix[0].indices(global_rows)[:2] for ix in index_map.values()})
-    start, stop = spans[0][0], spans[-1][1]
-    if sum(b - a for a, b in spans) != stop - start:
-        raise ValueError(
-            f"this process's devices hold batch rows {spans} of {global_rows}, not one "
-            f"contiguous block; put the batch (data/fsdp) mesh axes outermost so each host "
-            f"holds consecutive rows"
-        )
-    return start, stop
-
-
 def _checked(cluster: Cluster) -> Cluster:
     host, sep, port = (cluster.coordinator or "").rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -384,6 +318,7 @@ def check(cluster: Cluster) -> bool:
     import jax
     from jax.experimental import multihost_utils
 
+    from tailjax.host import data_shard, make_global_batch
     from tailjax.model.sharding import logical_to_sharding, make_mesh
 
     devices = jax.devices()

@@ -15,7 +15,6 @@ baseline row), a tailjax model checkpoint, or a training run's checkpoint direct
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Mapping, Sequence
 
@@ -24,10 +23,7 @@ import numpy as np
 from tailjax import tasks as tasks_lib
 from tailjax.config import STRETCH
 from tailjax.paths import resolve
-
-RESULT_FILES = ("results.json", "results.md", "accuracy.png", "accuracy_by_length.png",
-                "samples.jsonl")
-
+from tailjax.results import results_markdown, write_results
 
 
 
@@ -83,10 +79,7 @@ def evaluate(model, tokenizer, task_names: Sequence[str], splits: Sequence[str],
     train_lengths: the trained length range per split, recorded for the plot's shading.
     Results hold accuracy per (task, split) and per (task, input length) ("by_length").
     """
-    from tqdm import tqdm
-
     from tailjax.decode import Decoder
-    from tailjax.tokenizer import stop_ids
 
     if batch_size < 1 or max_new_tokens < 1 or n < 1:
         raise ValueError(f"batch_size, max_new_tokens and n must be positive, got {batch_size}, "
@@ -105,19 +98,41 @@ def evaluate(model, tokenizer, task_names: Sequence[str], splits: Sequence[str],
         raise ValueError(f"the tokenizer has {tokenizer.vocab_size} tokens but the model only "
                          f"{model.config.vocab_size}; evaluate with the model's own tokenizer")
     decoder = decoder or Decoder(model, mesh=mesh)
-
     items = []
     for task in task_names:
         for split in splits:
-            for record in test_records(task, split, n, variant, lengths.get(split), template,
-                                       notation, integer):
-                ids = prompt_ids(tokenizer, record["prompt"])
-                expected = len(tokenizer.encode(record["completion"]))
-                items.append((expected, len(ids), record, ids))
+            items += test_records(task, split, n, variant, lengths.get(split), template,
+                                  notation, integer)
+    samples = _decode_and_judge(decoder, tokenizer, model.config, items, batch_size,
+                                max_new_tokens, progress)
+    table = {t: {s: _tally([x for x in samples if x["task"] == t and x["split"] == s])
+                 for s in splits} for t in task_names}
+    by_length = {t: {str(n_): _tally([x for x in samples if x["task"] == t and
+                                      x["length"] == n_])
+                     for n_ in sorted({x["length"] for x in samples if x["task"] == t})}
+                 for t in task_names}
+    return {"variant": variant, "notation": notation, "n": n, "max_new_tokens": max_new_tokens,
+            "attention_scale": attention_scale,
+            "lengths": {s: list(r) for s, r in lengths.items()},
+            "train_lengths": {s: list(r) for s, r in (train_lengths or {}).items()},
+            "tasks": table, "by_length": by_length, "samples": samples}
+
+
+def _decode_and_judge(decoder, tokenizer, model_cfg, records: list[dict], batch_size: int,
+                      max_new_tokens: int, progress: bool) -> list[dict]:
+    """Greedy completions of the records' prompts, each judged against its answer (`_judge`),
+    in order of expected length."""
+    from tqdm import tqdm
+
+    from tailjax.tokenizer import stop_ids
+
+    items = []
+    for record in records:
+        ids = prompt_ids(tokenizer, record["prompt"])
+        items.append((len(tokenizer.encode(record["completion"])), len(ids), record, ids))
     # Rows of similar expected length share a batch, so few rows idle while others finish.
     items.sort(key=lambda item: (item[0], item[1]))
-
-    ends = stop_ids(tokenizer, model.config)
+    ends = stop_ids(tokenizer, model_cfg)
     samples = []
     bar = tqdm(total=len(items), desc="eval", unit="item", disable=not progress, file=sys.stderr)
     for start in range(0, len(items), batch_size):
@@ -131,18 +146,7 @@ def evaluate(model, tokenizer, task_names: Sequence[str], splits: Sequence[str],
             samples.append(_judge(record, text, len(row), bool(truncated)))
         bar.update(len(batch))
     bar.close()
-
-    table = {t: {s: _tally([x for x in samples if x["task"] == t and x["split"] == s])
-                 for s in splits} for t in task_names}
-    by_length = {t: {str(n_): _tally([x for x in samples if x["task"] == t and
-                                      x["length"] == n_])
-                     for n_ in sorted({x["length"] for x in samples if x["task"] == t})}
-                 for t in task_names}
-    return {"variant": variant, "notation": notation, "n": n, "max_new_tokens": max_new_tokens,
-            "attention_scale": attention_scale,
-            "lengths": {s: list(r) for s, r in lengths.items()},
-            "train_lengths": {s: list(r) for s, r in (train_lengths or {}).items()},
-            "tasks": table, "by_length": by_length, "samples": samples}
+    return samples
 
 
 def _judge(record: dict, text: str, generated: int, truncated: bool) -> dict:
@@ -161,111 +165,6 @@ def _tally(samples: list[dict]) -> dict:
             "truncated": sum(s["truncated"] for s in samples),
             "mean_generated_tokens": (float(np.mean([s["generated_tokens"] for s in samples]))
                                       if n else 0.0)}
-
-
-def results_markdown(results: dict) -> str:
-    """Accuracy (%) per task and split, with the counts that explain the misses."""
-    table = results["tasks"]
-    splits = list(next(iter(table.values()))) if table else []
-    lines = [f"pass@1 (greedy), variant {results['variant']}, n={results['n']} per cell",
-             "", "| task | " + " | ".join(splits) + " |",
-             "|---|" + "---:|" * len(splits)]
-    for task, row in table.items():
-        cells = [f"{100 * row[s]['accuracy']:.1f}" for s in splits]
-        lines.append(f"| {task} | " + " | ".join(cells) + " |")
-    if table:
-        means = [100 * np.mean([row[s]["accuracy"] for row in table.values()]) for s in splits]
-        lines.append("| **mean** | " + " | ".join(f"**{m:.1f}**" for m in means) + " |")
-    lines += ["", "| task | split | correct | unparsed | truncated | mean tokens |",
-              "|---|---|---:|---:|---:|---:|"]
-    for task, row in table.items():
-        for s in splits:
-            c = row[s]
-            lines.append(f"| {task} | {s} | {c['correct']}/{c['n']} | {c['unparsed']} | "
-                         f"{c['truncated']} | {c['mean_generated_tokens']:.1f} |")
-    by_length = results.get("by_length") or {}
-    if by_length:
-        lines += ["", "pass@1 by input length (" + _trained_note(results) + ")", "",
-                  "| task | length | correct | accuracy |", "|---|---:|---:|---:|"]
-        for task, row in by_length.items():
-            for n, c in row.items():
-                lines.append(f"| {task} | {n} | {c['correct']}/{c['n']} | "
-                             f"{100 * c['accuracy']:.1f} |")
-    return "\n".join(lines) + "\n"
-
-
-def _trained_note(results: dict) -> str:
-    trained = results.get("train_lengths") or {}
-    if not trained:
-        return "training lengths not recorded"
-    return "trained on " + ", ".join(f"{s} {lo}-{hi}" for s, (lo, hi) in trained.items())
-
-
-def plot_accuracy(results: dict, path: str) -> None:
-    """Grouped bars: accuracy by task, one bar per split."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    table = results["tasks"]
-    task_names = list(table)
-    splits = list(next(iter(table.values()))) if table else []
-    width = 0.8 / max(len(splits), 1)
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(task_names) + 2), 4))
-    x = np.arange(len(task_names))
-    for i, s in enumerate(splits):
-        bars = ax.bar(x + (i - (len(splits) - 1) / 2) * width,
-                      [100 * table[t][s]["accuracy"] for t in task_names], width, label=s)
-        ax.bar_label(bars, fmt="%.0f", fontsize=7)  # a 0% bar is otherwise invisible
-    ax.set_xticks(x, task_names, rotation=30, ha="right")
-    ax.set_ylim(0, 100)
-    ax.set_ylabel("pass@1 (%)")
-    ax.set_title(f"greedy pass@1 by task and length split ({results['variant']})")
-    ax.legend(title="split")
-    fig.tight_layout()
-    with resolve(path).open("wb") as f:
-        fig.savefig(f, format="png", dpi=120)
-    plt.close(fig)
-
-
-def plot_by_length(results: dict, path: str) -> None:
-    """pass@1 against input length, one line per task, the trained lengths shaded."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for lo, hi in (results.get("train_lengths") or {}).values():
-        ax.axvspan(lo - 0.5, hi + 0.5, color="0.88", zorder=0)
-    for task, row in (results.get("by_length") or {}).items():
-        xs = [int(n) for n in row]
-        ax.plot(xs, [100 * c["accuracy"] for c in row.values()], "o-", label=task)
-    ax.set_ylim(-2, 102)
-    ax.set_xlabel("input length (digits per operand, or the task's length)")
-    ax.set_ylabel("pass@1 (%)")
-    ax.set_title(f"greedy pass@1 by input length ({results['variant']}; shaded: trained)")
-    if ax.lines:
-        ax.legend()
-    fig.tight_layout()
-    with resolve(path).open("wb") as f:
-        fig.savefig(f, format="png", dpi=120)
-    plt.close(fig)
-
-
-def write_results(results: dict, out_dir: str) -> list[str]:
-    """RESULT_FILES in out_dir; returns their paths."""
-    directory = resolve(out_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = [directory / name for name in RESULT_FILES]
-    summary = {k: v for k, v in results.items() if k != "samples"}
-    paths[0].write_text(json.dumps(summary, indent=2) + "\n")
-    paths[1].write_text(results_markdown(results))
-    plot_accuracy(results, paths[2])
-    plot_by_length(results, paths[3])
-    paths[4].write_text("".join(json.dumps(s) + "\n" for s in results.get("samples", [])))
-    return [str(p) for p in paths]
 
 
 def resolve_tokenizer(checkpoint: str, configured: str | None) -> str:
@@ -335,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _plan(args, cfg) -> str:
     from tailjax.config import arch
-    from tailjax.decode import plan_kv_cache
+    from tailjax.plan import plan_kv_cache
 
     shape = _mesh_shape(args.mesh) if args.mesh else dict(cfg.mesh.shape)
     batch = args.batch_size or 32
@@ -351,7 +250,7 @@ def run(args) -> dict | str:
     if args.plan:
         return _plan(args, cfg)
     from tailjax import distributed
-    from tailjax.train import use_cpu_devices
+    from tailjax.host import use_cpu_devices
 
     use_cpu_devices(cfg.mesh.cpu_devices)  # as training splits the CPU (before JAX starts)
     distributed.initialize_from_args(args)

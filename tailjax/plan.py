@@ -5,11 +5,15 @@ shapes only (jax.ShapeDtypeStruct; nothing is allocated and no checkpoint is rea
 what each device holds: parameters, optimizer state, the batch, and the compiler's temporaries
 (activations, gradients, logits). The CPU compiler's buffer assignment stands in for the
 accelerator's, so read the figure as an estimate of the same program's footprint.
+
+`plan_kv_cache` sizes the decoder's KV cache per device, from shapes only too (what `python -m
+tailjax.eval --plan` prints).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -66,27 +70,21 @@ def plan(cfg) -> Plan:
     import jax
     import jax.numpy as jnp
 
-    from tailjax import train as train_lib
     from tailjax.model import count_params, sharding
+    from tailjax.step import make_optimizer
+    from tailjax.train_state import jit_train_step, layout, model_config
 
-    model_cfg, _ = train_lib.model_config(cfg, allow_missing_init=True)
+    model_cfg, _ = model_config(cfg, allow_missing_init=True)
     mesh = sharding.make_mesh(cfg.mesh.shape)
     steps = cfg.train.steps or 1000
-    tx, _ = train_lib.make_optimizer(cfg.train, steps)
-    graphdef, abstract = train_lib.split_model(model_cfg)
-    p_sh = sharding.param_shardings(model_cfg, mesh)
-    o_sh = train_lib.opt_shardings(tx, abstract, p_sh, mesh)
-    params = train_lib._abstract(abstract, p_sh)
-    opt_state = train_lib._abstract(jax.eval_shape(tx.init, abstract), o_sh)
+    tx, _ = make_optimizer(cfg.train, steps)
+    where = layout(model_cfg, tx, mesh)
+    params, opt_state = where.params, where.opt_state
     rows, seq = cfg.train.batch_size, cfg.data.max_length
-    b_sh = sharding.batch_sharding(mesh, 2)
     batch = {k: jax.ShapeDtypeStruct((rows, seq), jnp.float32 if k == "loss_mask" else jnp.int32,
-                                     sharding=b_sh)
+                                     sharding=where.batch)
              for k in ("inputs", "targets", "loss_mask", "segment_ids", "positions")}
-    replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-    step = jax.jit(train_lib.make_train_step(graphdef, tx, cfg.train.micro_batches),
-                   in_shardings=(p_sh, o_sh, b_sh), out_shardings=(p_sh, o_sh, replicated),
-                   donate_argnums=(0, 1))
+    step = jit_train_step(where, tx, cfg.train.micro_batches)
     with jax.set_mesh(mesh):
         compiled = step.lower(params, opt_state, batch).compile()
     mem = compiled.memory_analysis()
@@ -97,6 +95,91 @@ def plan(cfg) -> Plan:
                 params=count_params(model_cfg), weights=weights, optimizer=optimizer,
                 batch=batch_bytes, temporaries=float(mem.temp_size_in_bytes), peak=float(peak),
                 rows=rows, seq_len=seq, micro_batches=cfg.train.micro_batches)
+
+
+# ---- decoding: the KV cache ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class KVPlan:
+    """The KV cache `Decoder` allocates for one batch, and its share on each device."""
+
+    layers: int
+    batch: int
+    max_len: int
+    kv_heads: int
+    head_dim: int
+    dtype: str
+    mesh_shape: dict
+    spec: tuple
+    total_bytes: int
+    per_device_bytes: int
+
+    def describe(self) -> str:
+        gib = 1 << 30
+        mesh = " x ".join(f"{k}={v}" for k, v in self.mesh_shape.items())
+        return "\n".join([
+            f"KV cache: {self.layers} layers x (k, v) x [batch {self.batch}, tokens "
+            f"{self.max_len}, kv heads {self.kv_heads}, head dim {self.head_dim}] {self.dtype}",
+            f"  total      {self.total_bytes / gib:9.2f} GiB ({self.total_bytes} bytes)",
+            f"  mesh       {mesh} ({math.prod(self.mesh_shape.values())} devices); k and v "
+            f"[layers, batch, kv heads, tokens, head dim] (k: head dim before tokens) are each "
+            f"split as {self.spec}",
+            f"  per device {self.per_device_bytes / gib:9.2f} GiB ({self.per_device_bytes} bytes)",
+        ] + ([f"  note: mesh axes {', '.join(self.unused_axes)} do not split the cache (they "
+              "divide neither the batch nor the kv heads), so it is replicated along them"]
+             if self.unused_axes else []))
+
+    @property
+    def unused_axes(self) -> list[str]:
+        used = {a for e in self.spec if e is not None for a in ((e,) if isinstance(e, str) else e)}
+        return [a for a, n in self.mesh_shape.items() if n > 1 and a not in used]
+
+
+def plan_kv_cache(arch: dict, batch: int, max_len: int, mesh_shape: dict,
+                  dtype: str = "bfloat16") -> KVPlan:
+    """Size of the KV cache for an HF-style architecture dict on a mesh of the given axis sizes.
+
+    The split per device follows the model's sharding rules (batch over the data axes, kv heads
+    over tensor when they divide), so the plan is what `Decoder` would allocate.
+    """
+    import jax
+    import jax.numpy as jnp
+    from jax.sharding import AbstractMesh
+
+    from tailjax.model import sharding
+    from tailjax.model.cache_attention import cache_shapes
+    from tailjax.model.qwen2 import CACHE_AXES
+
+    if batch < 1 or max_len < 1:
+        raise ValueError(f"batch and tokens must be positive, got {batch} and {max_len}")
+    sizes = {a: int(mesh_shape.get(a, 1)) for a in sharding.MESH_AXES}
+    unknown = set(mesh_shape) - set(sharding.MESH_AXES)
+    if unknown:
+        raise ValueError(f"unknown mesh axes {sorted(unknown)}; use "
+                         f"{', '.join(sharding.MESH_AXES)}")
+    if -1 in sizes.values():
+        rest = math.prod(s for s in sizes.values() if s != -1)
+        devices = jax.device_count()
+        if devices % rest:
+            raise ValueError(f"mesh {mesh_shape} does not fit {devices} devices")
+        sizes = {a: devices // rest if s == -1 else s for a, s in sizes.items()}
+    if any(s < 1 for s in sizes.values()):
+        raise ValueError(f"mesh axis sizes must be positive, got {mesh_shape}")
+    mesh = AbstractMesh(tuple(sizes.values()), tuple(sizes))
+    layers = arch["num_hidden_layers"]
+    kv_heads = arch["num_key_value_heads"]
+    head_dim = arch.get("head_dim") or arch["hidden_size"] // arch["num_attention_heads"]
+    # Keys and values differ only in the order of two unsplit axes, so the values' spec says it.
+    shape = cache_shapes(layers, batch, max_len, kv_heads, head_dim)["v"]
+    spec = sharding.logical_to_spec(CACHE_AXES["v"], shape, mesh)
+    split = 1
+    for entry in spec:
+        for axis in (() if entry is None else (entry,) if isinstance(entry, str) else entry):
+            split *= sizes[axis]
+    itemsize = jnp.dtype(dtype).itemsize
+    total = 2 * math.prod(shape) * itemsize  # keys and values
+    return KVPlan(layers, batch, max_len, kv_heads, head_dim, str(jnp.dtype(dtype)), sizes,
+                  tuple(spec), total, total // split)
 
 
 def build_parser() -> argparse.ArgumentParser:

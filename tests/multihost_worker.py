@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
 
-from tailjax import distributed
+from tailjax import distributed, host
 from tailjax.checkpoint import Checkpoints
 from tailjax.model.sharding import logical_to_sharding, make_mesh
 
@@ -39,10 +39,10 @@ def main(ckpt_dir: str):
     # Data parallel over both hosts: each process loads only its own rows.
     mesh = make_mesh({"data": 2, "fsdp": 4})
     batch_sharding = logical_to_sharding(("batch", None), mesh)
-    index, count = distributed.data_shard(batch_sharding)
-    rows = distributed.local_batch_size(batch_sharding, ROWS)
+    index, count = host.data_shard(batch_sharding)
+    rows = host.local_batch_size(batch_sharding, ROWS)
     local = full_batch()[index * rows:(index + 1) * rows]
-    batch = distributed.make_global_batch({"x": local}, batch_sharding)
+    batch = host.make_global_batch({"x": local}, batch_sharding)
     out["shard"] = [index, count]
     out["local_rows"] = rows
     out["global_shape"] = list(batch["x"].shape)
@@ -52,8 +52,8 @@ def main(ckpt_dir: str):
 
     # Tensor parallel over both hosts: the batch is replicated, every process loads all of it.
     tp_sharding = logical_to_sharding(("batch", None), make_mesh({"tensor": 8}))
-    out["tp_shard"] = list(distributed.data_shard(tp_sharding))
-    tp_batch = distributed.make_global_batch(full_batch(), tp_sharding)
+    out["tp_shard"] = list(host.data_shard(tp_sharding))
+    tp_batch = host.make_global_batch(full_batch(), tp_sharding)
     out["tp_sum"] = int(jax.jit(lambda x: x.sum())(tp_batch))
 
     # A checkpoint written by both processes: fsdp-sharded weights (each process holds half),

@@ -11,8 +11,8 @@ import pytest
 import jax
 
 from tailjax import decode as decode_lib
-from tailjax.decode import (Decoder, _decode_jit, bucket, decode_windows, generate, left_pad,
-                            plan_kv_cache)
+from tailjax.decode import Decoder, _decode_jit, bucket, decode_windows, generate, left_pad
+from tailjax.plan import plan_kv_cache
 from tailjax.model import load, preset, sharding
 
 torch = pytest.importorskip("torch")
@@ -191,7 +191,7 @@ def test_bad_requests_fail_with_one_clear_error(decoder, kwargs, message):
 
 
 def test_argmax_picks_the_first_of_tied_maxima_like_jnp_argmax():
-    from tailjax.decode import _argmax
+    from tailjax.sampling import argmax as _argmax
 
     rng = np.random.default_rng(0)
     logits = rng.integers(-3, 3, (64, 50)).astype(np.float32)  # many ties

@@ -14,7 +14,7 @@ import jax
 import numpy as np
 import pytest
 
-from tailjax import distributed
+from tailjax import distributed, host
 from tailjax.distributed import Cluster, first_slurm_host, resolve
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
@@ -137,10 +137,10 @@ def test_single_process_holds_every_row():
 
     assert distributed.initialize("off").method == "single"  # nothing to join
     sharding = logical_to_sharding(("batch", None), make_mesh({"data": 2, "fsdp": 4}))
-    assert distributed.data_shard(sharding) == (0, 1) == distributed.process_shard()
-    assert distributed.local_batch_size(sharding, 16) == 16
+    assert host.data_shard(sharding) == (0, 1) == host.process_shard()
+    assert host.local_batch_size(sharding, 16) == 16
     local = {"ids": np.arange(32).reshape(16, 2), "mask": np.ones((16, 2), np.int32)}
-    batch = distributed.make_global_batch(local, sharding)
+    batch = host.make_global_batch(local, sharding)
     assert batch["ids"].sharding == sharding and batch["ids"].shape == (16, 2)
     np.testing.assert_array_equal(np.asarray(batch["ids"]), local["ids"])
     assert distributed.is_main_process()

@@ -12,7 +12,8 @@ import pytest
 
 from tailjax.data import records as records_lib
 from tailjax.decode import Generation
-from tailjax.eval import evaluate, main, results_markdown, write_results
+from tailjax.eval import evaluate, main
+from tailjax.results import results_markdown, write_results
 from tailjax.model import load, save
 from tailjax.tokenizer import load_tokenizer
 

@@ -16,11 +16,12 @@ from etils import epath
 from fsspec.implementations.memory import MemoryFileSystem
 
 from tailjax.data import records
-from tailjax.eval import _judge, _tally, write_results
+from tailjax.eval import _judge, _tally
+from tailjax.results import write_results
 from tailjax.model.loading import checkpoint_tokenizer, write_model_config
 from tailjax.model.qwen2_config import preset
 from tailjax.paths import resolve
-from tailjax.train import LOG_FILE, Log, plot_loss, read_log
+from tailjax.metrics import LOG_FILE, Log, plot_loss, read_log
 
 
 class _MemoryGCS(MemoryFileSystem):

@@ -5,13 +5,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from tailjax.model import CACHE_AXES, Qwen2Config, create, load, save, save_hf
-from tailjax.model.qwen2 import flat_items, param_specs, params_of
-from tailjax.model.sharding import (batch_sharding, logical_to_sharding, logical_to_spec,
-                                    make_mesh, param_shardings, shard_batch, state_shardings)
+from tailjax.host import make_global_batch
+from tailjax.model.qwen2 import flat_items, param_shardings, param_specs, params_of
+from tailjax.model.sharding import batch_sharding, logical_to_sharding, logical_to_spec, make_mesh
+from tailjax.step import opt_shardings
 
 # every sharded dimension divisible: heads 8 and kv 4 and mlp 128 and vocab 128 over tensor=4,
 # embed 64 over fsdp=2
@@ -72,7 +72,7 @@ def test_sharded_load_and_forward_equal_single_device(mesh, tmp_path):
         assert q.addressable_shards[0].data.shape == (2, 32, 2, 8)  # 1/8 of [2, 64, 8, 8]
 
         with jax.set_mesh(mesh):
-            batch = shard_batch(np.asarray(ids), mesh)
+            batch = make_global_batch(np.asarray(ids), batch_sharding(mesh, 2))
             assert batch.sharding.is_equivalent_to(batch_sharding(mesh, 2), 2)
             logits = jax.jit(lambda m, x: m(x))(sharded, batch)
         np.testing.assert_allclose(np.asarray(logits), reference, atol=2e-5)
@@ -103,9 +103,10 @@ def test_sharded_cached_decoding_equals_single_device(mesh):
 
 
 def test_optimizer_state_follows_the_parameter_axes(mesh):
+    # The shardings training gives the optimizer state (step.opt_shardings).
     model = create(CFG, seed=2, mesh=mesh)
-    optimizer = nnx.Optimizer(model, optax.adamw(1e-3), wrt=nnx.Param)
-    shardings = state_shardings(nnx.state(optimizer, nnx.optimizer.OptState), mesh)
+    tx = optax.adamw(1e-3)
+    shardings = opt_shardings(tx, params_of(model), param_shardings(CFG, mesh), mesh)
     specs = {jax.tree_util.keystr(path): s.spec for path, s in
              jax.tree.flatten_with_path(shardings)[0] if isinstance(s, NamedSharding)}
     mu_q = [spec for path, spec in specs.items() if "mu" in path and "'q'" in path]

@@ -18,10 +18,14 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from tailjax import host, metrics, train_state
+from tailjax import step as step_lib
 from tailjax import train as train_lib
 from tailjax.config import load_config
 from tailjax.data import pipeline
+from tailjax.host import make_global_batch
 from tailjax.model import create, params_of, sharding
+from tailjax.model.qwen2 import param_shardings
 from tailjax.tokenizer import load_tokenizer
 
 TOK = load_tokenizer("char")
@@ -58,19 +62,19 @@ def host_batches(cfg, n):
 
 def run_steps(cfg, mesh, batches, micro_batches=1):
     """Losses and final params of len(batches) optimizer steps on `mesh`."""
-    model_cfg, _ = train_lib.model_config(cfg)
-    tx, _ = train_lib.make_optimizer(cfg.train, 10)
-    graphdef, abstract = train_lib.split_model(model_cfg)
-    p_sh = sharding.param_shardings(model_cfg, mesh)
-    o_sh = train_lib.opt_shardings(tx, abstract, p_sh, mesh)
+    model_cfg, _ = train_state.model_config(cfg)
+    tx, _ = step_lib.make_optimizer(cfg.train, 10)
+    graphdef, abstract = train_state.split_model(model_cfg)
+    p_sh = param_shardings(model_cfg, mesh)
+    o_sh = step_lib.opt_shardings(tx, abstract, p_sh, mesh)
     params = params_of(create(model_cfg, 0, mesh))
     opt_state = jax.jit(tx.init, out_shardings=o_sh)(params)
-    step = jax.jit(train_lib.make_train_step(graphdef, tx, micro_batches),
+    step = jax.jit(step_lib.make_train_step(graphdef, tx, micro_batches),
                    in_shardings=(p_sh, o_sh, sharding.batch_sharding(mesh, 2)))
     losses = []
     with jax.set_mesh(mesh):
         for b in batches:
-            params, opt_state, metrics = step(params, opt_state, sharding.shard_batch(b, mesh))
+            params, opt_state, metrics = step(params, opt_state, make_global_batch(b, sharding.batch_sharding(mesh, 2)))
             losses.append(float(metrics["loss"]))
     return losses, jax.device_get(params)
 
@@ -111,8 +115,8 @@ def _decayed_names(params, tx):
 
 def test_weight_decay_spares_norms_and_biases_in_stacked_and_per_layer_layouts():
     cfg = config("", "train.weight_decay=0.1", "train.warmup_steps=0")
-    model_cfg, _ = train_lib.model_config(cfg)
-    tx, _ = train_lib.make_optimizer(cfg.train, 10)
+    model_cfg, _ = train_state.model_config(cfg)
+    tx, _ = step_lib.make_optimizer(cfg.train, 10)
     # Every parameter nonzero, so decay would move each one.
     stacked = jax.tree.map(jnp.ones_like, params_of(create(model_cfg, 0)))
     weights = {"embed", "layers/q", "layers/k", "layers/v", "layers/o", "layers/gate",
@@ -126,10 +130,10 @@ def test_weight_decay_spares_norms_and_biases_in_stacked_and_per_layer_layouts()
 
 
 def _loss_and_grads(cfg, batch):
-    model_cfg, _ = train_lib.model_config(cfg)
-    graphdef, _ = train_lib.split_model(model_cfg)
+    model_cfg, _ = train_state.model_config(cfg)
+    graphdef, _ = train_state.split_model(model_cfg)
     params = params_of(create(model_cfg, 0))
-    fn = jax.jit(jax.value_and_grad(lambda p, b: train_lib.loss_sums(graphdef, p, b)[0]))
+    fn = jax.jit(jax.value_and_grad(lambda p, b: step_lib.loss_sums(graphdef, p, b)[0]))
     return fn(params, {k: jnp.asarray(v) for k, v in batch.items()})
 
 
@@ -150,7 +154,7 @@ def test_prompt_tokens_contribute_nothing_to_the_loss():
 
 def test_packed_samples_do_not_attend_to_each_other():
     cfg = config()
-    model_cfg, _ = train_lib.model_config(cfg)
+    model_cfg, _ = train_state.model_config(cfg)
     model = create(model_cfg, 0)
     row = next(r for r in (dict(zip(b, v)) for b in host_batches(cfg, 2)
                            for v in zip(*[b[k] for k in b])) if r["segment_ids"].max() >= 2)
@@ -183,7 +187,7 @@ def _write_config(tmp_path, name):
 
 
 def _losses(out_dir):
-    return [r["loss"] for r in train_lib.read_log(os.path.join(out_dir, train_lib.LOG_FILE))
+    return [r["loss"] for r in metrics.read_log(os.path.join(out_dir, metrics.LOG_FILE))
             if "loss" in r]
 
 
@@ -232,7 +236,7 @@ def test_sigkill_then_resume_repeats_the_losses_bitwise(tmp_path, reference):
 def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path, reference):
     path, out = _write_config(tmp_path, "term")
     proc = _start(path)
-    _wait_for(lambda: os.path.exists(os.path.join(out, train_lib.LOG_FILE)) and
+    _wait_for(lambda: os.path.exists(os.path.join(out, metrics.LOG_FILE)) and
               len(_losses(out)) >= 2, proc)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
@@ -281,13 +285,13 @@ def test_cli_config_errors_exit_2_with_one_line(tmp_path, capsys):
 
 def test_config_cpu_devices_replace_an_inherited_host_device_count(monkeypatch):
     monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=8 --xla_dump_to=/x")
-    train_lib.use_cpu_devices(2)
+    host.use_cpu_devices(2)
     flags = os.environ["XLA_FLAGS"].split()
     assert "--xla_force_host_platform_device_count=2" in flags and "--xla_dump_to=/x" in flags
     assert not any(f.endswith("=8") for f in flags)
     assert "--xla_cpu_multi_thread_eigen=false" in flags
     monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
-    train_lib.use_cpu_devices(0)  # 0 leaves XLA_FLAGS alone
+    host.use_cpu_devices(0)  # 0 leaves XLA_FLAGS alone
     assert os.environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=8"
 
 
@@ -311,7 +315,7 @@ def test_trained_run_is_loadable_by_the_model_loader(tmp_path, caplog):
     assert isinstance(model, nnx.Module) and model.config.hidden_size == 32
     with open(os.path.join(cfg.train.out_dir, "checkpoints", "model_config.json")) as f:
         assert json.load(f)["tokenizer"] == "char"
-    assert os.path.exists(os.path.join(cfg.train.out_dir, train_lib.LOSS_PLOT))
+    assert os.path.exists(os.path.join(cfg.train.out_dir, metrics.LOSS_PLOT))
 
 
 def _truncate_arrays(step_dir):

@@ -18,9 +18,9 @@ import jax
 import numpy as np
 
 from tailjax.model.qwen2 import Qwen2Config, flat_items, nest, param_specs
-from tailjax.model.safetensors_io import SafetensorsDir, write_dir
+from tailjax.model.safetensors_io import DTYPES, SafetensorsDir, write_dir
 
-FLOAT_DTYPES = ("F32", "BF16", "F16")
+FLOAT_DTYPES = ("F32", "BF16", "F16")  # the safetensors dtypes a Qwen2 checkpoint may store
 
 
 @dataclass(frozen=True)
@@ -112,15 +112,14 @@ def _check_tied_head(files: SafetensorsDir) -> None:
 
 def stored_dtype(files: SafetensorsDir) -> str:
     """The checkpoint's parameter dtype ("bfloat16", ...): that of its embedding."""
-    name = files.tensors["model.embed_tokens.weight"].dtype
-    return {"F32": "float32", "BF16": "bfloat16", "F16": "float16"}[name]
+    return str(DTYPES[files.tensors["model.embed_tokens.weight"].dtype])
 
 
 def load_hf_params(cfg: Qwen2Config, directory: str, shardings=None) -> dict:
     """The parameter tree (cfg.param_dtype) read from an HF directory's safetensors.
 
     `shardings`: an optional tree of jax.sharding.Sharding like the parameters (see
-    sharding.param_shardings); by default everything goes to the first device.
+    qwen2.param_shardings); by default everything goes to the first device.
     """
     files = SafetensorsDir(directory)
     by_param: dict[str, list[_Rule]] = {}

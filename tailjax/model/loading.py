@@ -27,9 +27,8 @@ import orbax.checkpoint as ocp
 
 from tailjax.model.convert import load_hf_params, save_hf_params, stored_dtype
 from tailjax.model.qwen2 import (Qwen2, Qwen2Config, flat_arrays, flat_items, from_params, nest,
-                                 param_specs, params_of)
+                                 param_shardings, param_specs, params_of)
 from tailjax.model.safetensors_io import SafetensorsDir
-from tailjax.model.sharding import param_shardings
 from tailjax.paths import resolve
 
 MODEL_CONFIG = "model_config.json"
@@ -47,7 +46,7 @@ def load(path: str, dtype: str | None = None, mesh=None, **runtime) -> Qwen2:
 
     dtype: compute dtype and, unless `param_dtype` is given, parameter dtype; by default the
     stored dtype. runtime: other Qwen2Config run options (param_dtype, scan_layers, remat).
-    mesh: place each parameter on its shards (sharding.param_shardings) as it is read.
+    mesh: place each parameter on its shards (qwen2.param_shardings) as it is read.
     """
     kind, params_dir = checkpoint_layout(path)
     cfg = _stored_config(path, kind, dtype, runtime)

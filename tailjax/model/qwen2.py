@@ -40,7 +40,7 @@ from tailjax.model.cache_attention import (KEY_CACHE_AXES, VALUE_CACHE_AXES, cac
                                            cache_shapes, cache_slots, write_cache)
 from tailjax.model.kernels import attention, dense
 from tailjax.model.qwen2_config import PRESETS, Qwen2Config, preset  # noqa: F401 (re-exported)
-from tailjax.model.sharding import constrain, is_shape_axes
+from tailjax.model.sharding import constrain, is_shape_axes, tree_shardings
 
 LAYER_PARAMS = ("attn_norm", "q", "q_bias", "k", "k_bias", "v", "v_bias", "o",
                 "mlp_norm", "gate", "up", "down")
@@ -233,9 +233,14 @@ def create(cfg: Qwen2Config, seed: int = 0, mesh=None) -> Qwen2:
     key = nnx.Rngs(seed).params()
     if mesh is None:
         return from_params(cfg, _init_params_jit(_init_key(cfg), key))
-    from tailjax.model.sharding import param_shardings
     init = jax.jit(init_params, static_argnums=0, out_shardings=param_shardings(cfg, mesh))
     return from_params(cfg, init(cfg, key))
+
+
+def param_shardings(cfg: Qwen2Config, mesh) -> dict:
+    """NamedShardings of the parameters on `mesh`, nested as `param_specs` (the checkpoint
+    layout): each placed by its logical axes (sharding.RULES)."""
+    return tree_shardings(param_specs(cfg), mesh)
 
 
 def params_of(model: Qwen2) -> dict:

@@ -19,7 +19,6 @@ import math
 from typing import Any, Mapping, Sequence
 
 import jax
-import numpy as np
 from jax.sharding import AxisType, NamedSharding, PartitionSpec
 
 MESH_AXES = ("data", "fsdp", "tensor")
@@ -136,56 +135,6 @@ def is_shape_axes(x) -> bool:
     return isinstance(x, tuple) and len(x) == 2 and isinstance(x[1], tuple)
 
 
-def state_shardings(state, mesh):
-    """NamedShardings for an nnx State (parameters or optimizer state), same tree structure.
-
-    Each Variable is placed by its "logical_axes" metadata (the model declares them; nnx
-    optimizer state copies them from the parameter); a leaf without them is replicated.
-    """
-    from flax import nnx
-
-    def one(v):
-        axes = v.get_metadata().get("logical_axes") if isinstance(v, nnx.Variable) else None
-        shape = v.shape
-        return logical_to_sharding(axes or (None,) * len(shape), mesh, shape)
-    return jax.tree.map(one, state, is_leaf=lambda x: isinstance(x, nnx.Variable))
-
-
-def param_shardings(model_or_config, mesh) -> dict:
-    """NamedShardings of the model's parameters, as a nested dict in the checkpoint layout.
-
-    Accepts a model (concrete or abstract) or a Qwen2Config.
-    """
-    from flax import nnx
-
-    from tailjax.model.qwen2 import Qwen2Config, abstract_model
-    model = (abstract_model(model_or_config) if isinstance(model_or_config, Qwen2Config)
-             else model_or_config)
-    state = nnx.state(model, nnx.Param)
-    return jax.tree.map(
-        lambda v: logical_to_sharding(v.get_metadata()["logical_axes"], mesh, v.shape),
-        _variables_as_dict(state),
-        is_leaf=lambda x: isinstance(x, nnx.Variable))
-
-
-def _variables_as_dict(state) -> dict:
-    """An nnx State as a plain nested dict whose leaves are the Variables themselves."""
-    from flax import nnx
-    return {k: _variables_as_dict(v) if isinstance(v, (dict, nnx.State)) else v
-            for k, v in state.items()}
-
-
 def batch_sharding(mesh, ndim: int = 2) -> NamedSharding:
     """Batch arrays: the leading dimension over (data, fsdp), the rest replicated."""
     return NamedSharding(mesh, logical_to_spec(("batch",) + (None,) * (ndim - 1), None, mesh))
-
-
-def shard_batch(batch, mesh):
-    """Place a tree of host arrays (this process's rows) on the mesh, split along the batch.
-
-    Works on one host and on many: each process passes its own rows.
-    """
-    def put(x):
-        x = np.asarray(x)
-        return jax.make_array_from_process_local_data(batch_sharding(mesh, x.ndim), x)
-    return jax.tree.map(put, batch)

@@ -1,0 +1,143 @@
+"""What a training run reports: per-step records in out_dir/train_log.jsonl, the loss plot, and
+the model FLOPs utilization (MFU) estimate."""
+
+from __future__ import annotations
+
+import sys
+
+import jax
+
+from tailjax.paths import is_uri, jsonl_text, read_jsonl, resolve
+
+LOG_FILE = "train_log.jsonl"
+LOSS_PLOT = "loss.png"
+# Dense bf16 peak TFLOP/s per device, for the MFU estimate (device_kind prefix -> peak).
+PEAK_TFLOPS = {"TPU v4": 275.0, "TPU v5 lite": 197.0, "TPU v5e": 197.0, "TPU v5p": 459.0,
+               "TPU v5": 459.0, "TPU v6 lite": 918.0, "TPU v6e": 918.0, "NVIDIA H100": 989.0,
+               "NVIDIA H200": 989.0, "NVIDIA A100": 312.0}
+
+
+def flops_per_token(model_cfg, seq_len: int) -> float:
+    """Training FLOPs per token: 6 x matmul parameters + the attention scores and values."""
+    from tailjax.model.qwen2 import count_params
+
+    n = count_params(model_cfg)
+    if not model_cfg.tie_word_embeddings:
+        n -= model_cfg.vocab_size * model_cfg.hidden_size  # the lookup table does no matmul
+    attn = 12 * model_cfg.num_hidden_layers * model_cfg.num_attention_heads * \
+        model_cfg.head_dim * seq_len
+    return 6.0 * n + attn
+
+
+def peak_flops(train_cfg) -> float:
+    """Peak FLOP/s of all devices: train.peak_tflops, else known accelerators, else 0 (no MFU)."""
+    per_device = train_cfg.peak_tflops
+    if not per_device:
+        kind = jax.devices()[0].device_kind
+        per_device = next((v for k, v in PEAK_TFLOPS.items() if kind.startswith(k)), 0.0)
+    return per_device * 1e12 * jax.device_count()
+
+
+class Reporter:
+    """The log file, the progress bar and the MFU estimate of one run (`Log` on process 0)."""
+
+    def __init__(self, cfg, model_cfg, steps: int, start: int, progress: bool):
+        from tqdm import tqdm
+
+        self.log = Log(cfg.train.out_dir, start)
+        self.log_every, self.steps = cfg.train.log_every, steps
+        self.flops_per_token = flops_per_token(model_cfg, cfg.data.max_length)
+        self.peak = peak_flops(cfg.train)
+        self.bar = tqdm(total=steps, initial=start, desc="train", unit="step", file=sys.stderr,
+                        disable=not progress or jax.process_index() != 0, dynamic_ncols=True)
+
+    def step(self, step: int, loss: float, grad_norm: float, lr: float, tokens: int,
+             seconds: float):
+        """Log one finished step; every log_every steps (and the last) show it on the bar."""
+        record = {"step": step, "loss": loss, "lr": lr, "grad_norm": grad_norm,
+                  "tokens": tokens, "tokens_per_s": tokens / seconds, "seconds": seconds}
+        if self.peak:
+            record["mfu"] = tokens * self.flops_per_token / seconds / self.peak
+        self.log.write(record)
+        self.bar.update(1)
+        if step % self.log_every == 0 or step == self.steps:
+            self.bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", gnorm=f"{grad_norm:.2f}",
+                                 tok_s=f"{tokens / seconds:,.0f}",
+                                 **({"mfu": f"{record['mfu']:.1%}"} if self.peak else {}))
+
+    def validation(self, step: int, val_loss: float):
+        self.log.write({"step": step, "val_loss": val_loss})
+        self.bar.write(f"step {step}: validation loss {val_loss:.4f}")
+
+    def close(self):
+        self.bar.close()
+        self.log.close()
+
+
+class Log:
+    """Per-step records in out_dir/train_log.jsonl (process 0 only)."""
+
+    def __init__(self, out_dir: str, resume_step: int):
+        self.path = resolve(out_dir) / LOG_FILE
+        self.main = jax.process_index() == 0
+        # Cloud storage has no append: there the log keeps its records and rewrites the file.
+        self.uri = is_uri(self.path)
+        self.records: list[dict] = []
+        if not self.main:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Drop the records of steps a resume will redo.
+        kept = [r for r in read_log(self.path) if r["step"] <= resume_step] \
+            if resume_step and self.path.exists() else []
+        self.path.write_text(jsonl_text(kept))
+        if self.uri:
+            self.records = kept
+
+    def write(self, record: dict):
+        if not self.main:
+            return
+        if self.uri:
+            self.records.append(record)
+            if len(self.records) % 10 == 0 or "val_loss" in record:  # only every so often
+                self.flush()
+        else:
+            with self.path.open("a") as f:
+                f.write(jsonl_text([record]))
+
+    def flush(self):
+        if self.main and self.uri:
+            self.path.write_text(jsonl_text(self.records))
+
+    def close(self):
+        self.flush()
+
+
+def read_log(path) -> list[dict]:
+    """The records of a train_log.jsonl, in order."""
+    return read_jsonl(path, ("step",))
+
+
+def plot_loss(log_path: str, out_path: str):
+    """The training (and validation) loss against the step, log scale, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = read_log(log_path)
+    train = [(r["step"], r["loss"]) for r in records if "loss" in r]
+    val = [(r["step"], r["val_loss"]) for r in records if "val_loss" in r]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if train:
+        ax.plot(*zip(*train), label="train", lw=1)
+    if val:
+        ax.plot(*zip(*val), "o-", label="validation")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (nats / completion token)")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    with resolve(out_path).open("wb") as f:
+        fig.savefig(f, format="png", dpi=120)
+    plt.close(fig)
