@@ -14,21 +14,6 @@ from pathlib import Path
 PACKAGE = "tailjax"
 ROOT = Path(__file__).resolve().parents[1]
 
-# Cycles another change removes (issue #17, part 3: the task registry moves out of
-# tasks/__init__.py into its own module below the tasks). Each entry is an edge whose removal
-# breaks the cycle; `test_no_stale_allowances` asks for the entry's removal once it is gone.
-PENDING = {
-    ("tailjax.tasks.backtracking", "tailjax.tasks"),
-    ("tailjax.tasks.divide_and_conquer", "tailjax.tasks"),
-    ("tailjax.tasks.dynamic_programming", "tailjax.tasks"),
-    ("tailjax.tasks.enumeration", "tailjax.tasks"),
-    ("tailjax.tasks.greedy", "tailjax.tasks"),
-    ("tailjax.tasks.iteration", "tailjax.tasks"),
-    ("tailjax.tasks.recursion", "tailjax.tasks"),
-    ("tailjax.tasks.simulation", "tailjax.tasks"),
-}
-
-
 def module_files() -> dict[str, Path]:
     """{"tailjax.model.qwen2": path, "tailjax.model": .../model/__init__.py, ...}."""
     out = {}
@@ -111,14 +96,6 @@ def test_the_graph_sees_local_and_relative_imports():
 
 
 def test_no_import_cycles():
-    graph = import_graph()
-    for a, b in PENDING:
-        graph[a].discard(b)
-    cycle = find_cycle(graph)
+    cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
-
-def test_no_stale_allowances():
-    graph = import_graph()
-    stale = sorted(f"{a} -> {b}" for a, b in PENDING if b not in graph.get(a, ()))
-    assert not stale, f"these imports are gone; drop them from PENDING: {stale}"

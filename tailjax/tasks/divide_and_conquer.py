@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import random
 
-from tailjax.tasks import Task, Trace, register
+from tailjax.tasks.registry import Task, register
+from tailjax.tasks.trace import Trace
 
 
 def _sample(rng: random.Random, n: int) -> dict:

@@ -37,8 +37,8 @@ from __future__ import annotations
 import functools
 import random
 
-from tailjax.tasks import Task, register, sorted_pair
-from tailjax.tasks.answers import canonical_integer
+from tailjax.tasks.registry import Task, register, sorted_pair
+from tailjax.tasks.scoring import canonical_integer
 from tailjax.tasks.chain import Chain
 
 # --- knapsack ------------------------------------------------------------------------------------

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import random
 
-from tailjax.tasks import Task, register
-from tailjax.tasks.answers import canonical_int_list, canonical_integer, canonical_pairs
+from tailjax.tasks.registry import Task, register
+from tailjax.tasks.scoring import canonical_int_list, canonical_integer, canonical_pairs
 from tailjax.tasks.chain import Chain
 
 # --- count letters -------------------------------------------------------------------------------

@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import random
 
-from tailjax.tasks import Task, register
-from tailjax.tasks.answers import canonical_int_list, canonical_integer
+from tailjax.tasks.registry import Task, register
+from tailjax.tasks.scoring import canonical_int_list, canonical_integer
 from tailjax.tasks.chain import Chain
 
 # --- Dijkstra ------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Decimal numbers as digit strings: sampling, canonical form, and place-value digits.
+"""Decimal numbers as digit strings: sampling and place-value digits (the canonical form is
+scoring.canonical_decimal).
 
 The arithmetic tasks never go through floats: operands and answers are strings of digits with at
 most one decimal point, and a digit is addressed by its place p (its value is digit * 10**p: p=0
@@ -8,24 +9,8 @@ the units, p=-1 the tenths), the same label in both operands.
 from __future__ import annotations
 
 import random
-import re
 
-_PLAIN = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
-
-
-def canonical_decimal(text: str) -> str:
-    """The canonical form of a plain decimal: no sign for zero, no leading zeros, no trailing
-    fraction zeros, no bare point ("007.50" -> "7.5", "-0.0" -> "0"). Raises ValueError."""
-    t = text.strip()
-    if not _PLAIN.fullmatch(t):
-        raise ValueError(f"not a plain decimal number: {text!r}")
-    sign = "-" if t[0] == "-" else ""
-    t = t.lstrip("+-")
-    whole, _, frac = t.partition(".")
-    whole = whole.lstrip("0") or "0"
-    frac = frac.rstrip("0")
-    body = whole + ("." + frac if frac else "")
-    return body if body == "0" else sign + body
+from tailjax.tasks.scoring import canonical_decimal
 
 
 def sample_decimal(rng: random.Random, digits: int, point: bool | None = None) -> str:

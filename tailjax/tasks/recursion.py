@@ -28,8 +28,8 @@ import random
 import re
 import string
 
-from tailjax.tasks import Task, register
-from tailjax.tasks.answers import canonical_integer
+from tailjax.tasks.registry import Task, register
+from tailjax.tasks.scoring import canonical_integer
 from tailjax.tasks.chain import Chain
 
 # --- any substring ------------------------------------------------------------------------------

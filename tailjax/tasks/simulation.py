@@ -29,8 +29,10 @@ import random
 import re
 import string
 
-from tailjax.tasks import Task, Trace, register, sorted_pair
-from tailjax.tasks.numbers import canonical_decimal, place_range, places, sample_decimal
+from tailjax.tasks.registry import Task, register, sorted_pair
+from tailjax.tasks.trace import Trace
+from tailjax.tasks.scoring import canonical_decimal
+from tailjax.tasks.numbers import place_range, places, sample_decimal
 
 # --- addition -----------------------------------------------------------------------------------
 
