@@ -118,3 +118,22 @@ def test_errors_are_clear():
     tr.state("a", fetch={"x": 1}, compute="1 + 1 = 2", goto="b")
     with pytest.raises(ValueError, match="must go to 'END'"):
         tr.finish(2)
+
+
+def test_a_state_without_goto_goes_to_the_state_recorded_next():
+    """Recursive solvers learn the next state only when they get there: they leave `goto` out."""
+    tr = Trace()
+    tr.state("call f(2)", fetch={"n": 2}, compute="2 > 1, f(2) needs f(1)")
+    tr.state("call f(1)", fetch={"n": 1}, compute="1 = 1, base case", write={"f(1)": 1})
+    assert [s.goto for s in tr.states] == ["call f(1)", "END"]
+    tr.state("return to f(2)", fetch={"f(1)": 1}, compute="2 * 1 = 2", write={"f(2)": 2})
+    tr.finish(2)
+    assert [s.goto for s in tr.states] == ["call f(1)", "return to f(2)", "END"]
+
+
+def test_an_explicit_goto_is_kept():
+    tr = Trace()
+    tr.state("a", fetch={"x": 1}, compute="1 = 1", goto="c")
+    tr.state("b", fetch={"x": 1}, compute="1 = 1")
+    tr.state("c", fetch={"x": 1}, compute="1 = 1")
+    assert [s.goto for s in tr.states] == ["c", "c", "END"]

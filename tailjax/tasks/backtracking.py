@@ -27,7 +27,7 @@ import string
 
 from tailjax.tasks.registry import Task, register
 from tailjax.tasks.scoring import canonical_integer
-from tailjax.tasks.chain import Chain
+from tailjax.tasks.trace import Trace
 
 ALPHABET_SIZE = 3
 
@@ -44,9 +44,9 @@ def _show(pieces: list[str]) -> str:
 def solve_palindrome(instance: dict):
     s = instance["s"]
     n = len(s)
-    c = Chain()
-    c.note(f"Cut {s} from the left: at each position try every piece that starts there, keep "
-           "the palindromic ones, and count the complete partitions.")
+    tr = Trace()
+    tr.note(f"Cut {s} from the left: at each position try every piece that starts there, keep "
+            "the palindromic ones, and count the complete partitions.")
     pieces: list[str] = []
     count = 0
 
@@ -54,10 +54,10 @@ def solve_palindrome(instance: dict):
         nonlocal count
         if i == n:
             count += 1
-            c.state(f"reach the end with {_show(pieces)}", fetch={"count": count - 1},
-                    compute=f"{count - 1} + 1 = {count}", write={"count": count})
+            tr.state(f"reach the end with {_show(pieces)}", fetch={"count": count - 1},
+                     compute=f"{count - 1} + 1 = {count}", write={"count": count})
             if count <= 3:
-                c.note(f"{_show(pieces)} is partition number {count}.")
+                tr.note(f"{_show(pieces)} is partition number {count}.")
             return
         # A try is named by the pieces before it: the same piece recurs on other paths.
         path = _show(pieces) if pieces else "start"
@@ -66,24 +66,24 @@ def solve_palindrome(instance: dict):
             label = f"s[{i}..{j}]"
             back = piece[::-1]
             if piece != back:
-                c.state(f"try {label} after {path}", fetch={label: piece},
-                        compute=f"reverse({piece}) = {back} != {piece}, reject",
-                        loop=f"pieces from {i}")
+                tr.state(f"try {label} after {path}", fetch={label: piece},
+                         compute=f"reverse({piece}) = {back} != {piece}, reject",
+                         loop=f"pieces from {i}")
                 continue
             chosen = _show(pieces + [piece])
-            c.state(f"try {label} after {path}", fetch={label: piece, "parts": _show(pieces)},
-                    compute=f"reverse({piece}) = {piece}, choose it", write={"parts": chosen},
-                    loop=f"pieces from {i}")
+            tr.state(f"try {label} after {path}", fetch={label: piece, "parts": _show(pieces)},
+                     compute=f"reverse({piece}) = {piece}, choose it", write={"parts": chosen},
+                     loop=f"pieces from {i}")
             pieces.append(piece)
             search(j + 1)
             pieces.pop()
-            c.state(f"undo {label} after {path}", fetch={"parts": chosen},
-                    compute=f"remove {piece}", write={"parts": _show(pieces)}, loop="undo")
+            tr.state(f"undo {label} after {path}", fetch={"parts": chosen},
+                     compute=f"remove {piece}", write={"parts": _show(pieces)}, loop="undo")
 
     search(0)
-    c.state("report count", fetch={"count": count}, compute="every choice is tried and undone")
-    c.note(f"There are {count} palindromic partitions of {s}.")
-    return c.finish(count)
+    tr.state("report count", fetch={"count": count}, compute="every choice is tried and undone")
+    tr.note(f"There are {count} palindromic partitions of {s}.")
+    return tr.finish(count)
 
 
 PALINDROME_TEMPLATES = (

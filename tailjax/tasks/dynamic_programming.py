@@ -39,7 +39,7 @@ import random
 
 from tailjax.tasks.registry import Task, register, sorted_pair
 from tailjax.tasks.scoring import canonical_integer
-from tailjax.tasks.chain import Chain
+from tailjax.tasks.trace import Trace
 
 # --- knapsack ------------------------------------------------------------------------------------
 
@@ -57,12 +57,12 @@ def solve_knapsack(instance: dict):
     w, v, cap = instance["weights"], instance["values"], instance["capacity"]
     n = len(w)
     memo: dict[tuple[int, int], int] = {}
-    c = Chain()
-    c.note(f"Let f(i, c) be the best value from items i..{n - 1} with capacity c; the answer "
-           f"is f(0, {cap}).")
+    tr = Trace()
+    tr.note(f"Let f(i, c) be the best value from items i..{n - 1} with capacity c; the answer "
+            f"is f(0, {cap}).")
 
     # The memoised calls form one loop of steps (what the no-atomic ablation merges).
-    step = functools.partial(c.state, loop="call of f")
+    step = functools.partial(tr.state, loop="call of f")
 
     def f(i: int, cap_left: int, caller: str) -> int:
         # Base cases and memo hits recur under several callers, so their states name the caller.
@@ -99,9 +99,9 @@ def solve_knapsack(instance: dict):
         return best
 
     answer = f(0, cap, "the answer")
-    c.note(f"Combining the choices from the last item back to the first gives f(0, {cap}) = "
-           f"{answer}.")
-    return c.finish(answer)
+    tr.note(f"Combining the choices from the last item back to the first gives f(0, {cap}) = "
+            f"{answer}.")
+    return tr.finish(answer)
 
 
 def knapsack_items(instance: dict) -> str:
@@ -215,68 +215,68 @@ def solve_lcs(instance: dict):
     a, b = instance["a"], instance["b"]
     n, m = len(a), len(b)
     t = [[0] * (m + 1) for _ in range(n + 1)]
-    c = Chain()
-    c.note("Fill the table L[i][j], the LCS length of the first i letters of a and the first j "
-           "letters of b.")
-    c.state("initialize the table", fetch={"n": n, "m": m},
-            compute="empty prefixes have no common letters",
-            write={"L[i][0]": 0, "L[0][j]": 0})
+    tr = Trace()
+    tr.note("Fill the table L[i][j], the LCS length of the first i letters of a and the first j "
+            "letters of b.")
+    tr.state("initialize the table", fetch={"n": n, "m": m},
+             compute="empty prefixes have no common letters",
+             write={"L[i][0]": 0, "L[0][j]": 0})
     for i in range(1, n + 1):
         for j in range(1, m + 1):
             x, y = a[i - 1], b[j - 1]
             if x == y:
                 t[i][j] = t[i - 1][j - 1] + 1
-                c.state(f"fill L[{i}][{j}]", fetch={f"a[{i}]": x, f"b[{j}]": y,
+                tr.state(f"fill L[{i}][{j}]", fetch={f"a[{i}]": x, f"b[{j}]": y,
                                                     f"L[{i - 1}][{j - 1}]": t[i - 1][j - 1]},
-                        compute=f"{x} = {y}, {t[i - 1][j - 1]} + 1 = {t[i][j]}",
-                        write={f"L[{i}][{j}]": t[i][j]}, loop="cell")
+                         compute=f"{x} = {y}, {t[i - 1][j - 1]} + 1 = {t[i][j]}",
+                         write={f"L[{i}][{j}]": t[i][j]}, loop="cell")
             else:
                 up, left = t[i - 1][j], t[i][j - 1]
                 t[i][j] = max(up, left)
-                c.state(f"fill L[{i}][{j}]", fetch={f"a[{i}]": x, f"b[{j}]": y,
+                tr.state(f"fill L[{i}][{j}]", fetch={f"a[{i}]": x, f"b[{j}]": y,
                                                     f"L[{i - 1}][{j}]": up,
                                                     f"L[{i}][{j - 1}]": left},
-                        compute=f"{x} != {y}, max({up}, {left}) = {t[i][j]}",
-                        write={f"L[{i}][{j}]": t[i][j]}, loop="cell")
+                         compute=f"{x} != {y}, max({up}, {left}) = {t[i][j]}",
+                         write={f"L[{i}][{j}]": t[i][j]}, loop="cell")
         if i in (1, n):
-            c.note(f"Row {i} (letter {a[i - 1]}): {' '.join(map(str, t[i][1:]))}.")
-    c.state("read the answer", fetch={f"L[{n}][{m}]": t[n][m]}, compute="the whole table is "
-            "filled")
-    return c.finish(t[n][m])
+            tr.note(f"Row {i} (letter {a[i - 1]}): {' '.join(map(str, t[i][1:]))}.")
+    tr.state("read the answer", fetch={f"L[{n}][{m}]": t[n][m]}, compute="the whole table is "
+             "filled")
+    return tr.finish(t[n][m])
 
 
 def solve_levenshtein(instance: dict):
     a, b = instance["a"], instance["b"]
     n, m = len(a), len(b)
     t = [[0] * (m + 1) for _ in range(n + 1)]
-    c = Chain()
-    c.note("Fill the table D[i][j], the edit distance between the first i letters of a and the "
-           "first j letters of b.")
+    tr = Trace()
+    tr.note("Fill the table D[i][j], the edit distance between the first i letters of a and the "
+            "first j letters of b.")
     for i in range(n + 1):
         t[i][0] = i
-        c.state(f"set D[{i}][0]", fetch={"i": i}, compute=f"delete all {i} letters of a",
-                write={f"D[{i}][0]": i}, loop="border")
+        tr.state(f"set D[{i}][0]", fetch={"i": i}, compute=f"delete all {i} letters of a",
+                 write={f"D[{i}][0]": i}, loop="border")
     for j in range(1, m + 1):
         t[0][j] = j
-        c.state(f"set D[0][{j}]", fetch={"j": j}, compute=f"insert all {j} letters of b",
-                write={f"D[0][{j}]": j}, loop="border")
+        tr.state(f"set D[0][{j}]", fetch={"j": j}, compute=f"insert all {j} letters of b",
+                 write={f"D[0][{j}]": j}, loop="border")
     for i in range(1, n + 1):
         for j in range(1, m + 1):
             x, y = a[i - 1], b[j - 1]
             cost = 0 if x == y else 1
             diag, up, left = t[i - 1][j - 1], t[i - 1][j], t[i][j - 1]
             t[i][j] = min(diag + cost, up + 1, left + 1)
-            c.state(f"fill D[{i}][{j}]",
-                    fetch={f"a[{i}]": x, f"b[{j}]": y, f"D[{i - 1}][{j - 1}]": diag,
+            tr.state(f"fill D[{i}][{j}]",
+                     fetch={f"a[{i}]": x, f"b[{j}]": y, f"D[{i - 1}][{j - 1}]": diag,
                            f"D[{i - 1}][{j}]": up, f"D[{i}][{j - 1}]": left},
-                    compute=f"{x} {'=' if cost == 0 else '!='} {y}, min({diag} + {cost}, "
+                     compute=f"{x} {'=' if cost == 0 else '!='} {y}, min({diag} + {cost}, "
                             f"{up} + 1, {left} + 1) = {t[i][j]}",
-                    write={f"D[{i}][{j}]": t[i][j]}, loop="cell")
+                     write={f"D[{i}][{j}]": t[i][j]}, loop="cell")
         if i in (1, n):
-            c.note(f"Row {i} (letter {a[i - 1]}): {' '.join(map(str, t[i]))}.")
-    c.state("read the answer", fetch={f"D[{n}][{m}]": t[n][m]}, compute="the whole table is "
-            "filled")
-    return c.finish(t[n][m])
+            tr.note(f"Row {i} (letter {a[i - 1]}): {' '.join(map(str, t[i]))}.")
+    tr.state("read the answer", fetch={f"D[{n}][{m}]": t[n][m]}, compute="the whole table is "
+             "filled")
+    return tr.finish(t[n][m])
 
 
 LCS_TEMPLATES = (

@@ -31,7 +31,7 @@ import random
 
 from tailjax.tasks.registry import Task, register
 from tailjax.tasks.scoring import canonical_int_list, canonical_integer, canonical_pairs
-from tailjax.tasks.chain import Chain
+from tailjax.tasks.trace import Trace
 
 # --- count letters -------------------------------------------------------------------------------
 
@@ -59,21 +59,21 @@ def sample_letters(rng: random.Random, n: int) -> dict:
 
 def solve_letters(instance: dict):
     words, q = instance["words"], instance["letter"]
-    c = Chain()
-    c.note(f"Go through the sentence word by word and count the letter {q}.")
+    tr = Trace()
+    tr.note(f"Go through the sentence word by word and count the letter {q}.")
     count = 0
     for w, word in enumerate(words):
         for k, ch in enumerate(word):
             hit = ch == q
             new = count + 1 if hit else count
-            c.state(f"check word {w} letter {k}", fetch={f"w{w}[{k}]": ch, "q": q, "count": count},
-                    compute=f"{ch} = {q}, {count} + 1 = {new}" if hit else f"{ch} != {q}",
-                    write={"count": new}, loop="letter")
+            tr.state(f"check word {w} letter {k}", fetch={f"w{w}[{k}]": ch, "q": q, "count": count},
+                     compute=f"{ch} = {q}, {count} + 1 = {new}" if hit else f"{ch} != {q}",
+                     write={"count": new}, loop="letter")
             count = new
         if w in (0, len(words) // 2):
-            c.note(f'After the word "{word}", the count is {count}.')
-    c.state("report count", fetch={"count": count}, compute="every letter is checked")
-    return c.finish(count)
+            tr.note(f'After the word "{word}", the count is {count}.')
+    tr.state("report count", fetch={"count": count}, compute="every letter is checked")
+    return tr.finish(count)
 
 
 LETTER_TEMPLATES = (
@@ -138,9 +138,9 @@ def sample_diophantine(rng: random.Random, n: int) -> dict:
 
 def solve_diophantine(instance: dict):
     a, b, n = instance["a"], instance["b"], instance["n"]
-    c = Chain()
-    c.note(f"Try every x1 from 0 to {n} // {a} = {n // a} and check whether the rest "
-           f"{n} - {a}*x1 is divisible by {b}.")
+    tr = Trace()
+    tr.note(f"Try every x1 from 0 to {n} // {a} = {n // a} and check whether the rest "
+            f"{n} - {a}*x1 is divisible by {b}.")
     found = []
     rest = n
     for x1 in range(n // a + 1):
@@ -157,12 +157,12 @@ def solve_diophantine(instance: dict):
             write = {"r": rest, "solution": f"({x1},{x2})"}
         else:
             compute, write = f"{sub}, {rest} mod {b} = {m}", {"r": rest}
-        c.state(f"try x1 = {x1}", fetch=fetch, compute=compute, write=write, loop="x1")
+        tr.state(f"try x1 = {x1}", fetch=fetch, compute=compute, write=write, loop="x1")
     answer = ",".join(f"({x1},{x2})" for x1, x2 in found) or "none"
-    c.state("collect solutions", fetch={"solutions": answer},
-            compute=f"{n // a + 1} values of x1 tried, {len(found)} solutions found")
-    c.note(f"The solutions are {answer}.")
-    return c.finish(answer)
+    tr.state("collect solutions", fetch={"solutions": answer},
+             compute=f"{n // a + 1} values of x1 tried, {len(found)} solutions found")
+    tr.note(f"The solutions are {answer}.")
+    return tr.finish(answer)
 
 
 DIOPHANTINE_TEMPLATES = (
@@ -238,8 +238,8 @@ def sample_primes(rng: random.Random, n: int) -> dict:
 
 def solve_primes(instance: dict):
     lo, hi = instance["lo"], instance["hi"]
-    c = Chain()
-    c.note(f"Test every number from {lo} to {hi} by trial division up to its square root.")
+    tr = Trace()
+    tr.note(f"Test every number from {lo} to {hi} by trial division up to its square root.")
     primes = []
     for k in range(lo, hi + 1):
         d = 2
@@ -247,24 +247,24 @@ def solve_primes(instance: dict):
         while d * d <= k:
             m = k % d
             if m == 0:
-                c.state(f"divide {k} by {d}", fetch={"k": k, "d": d},
-                        compute=f"{k} mod {d} = 0, {k} is composite", loop="divide")
+                tr.state(f"divide {k} by {d}", fetch={"k": k, "d": d},
+                         compute=f"{k} mod {d} = 0, {k} is composite", loop="divide")
                 composite = True
                 break
             nxt = 3 if d == 2 else d + 2  # after 2, only odd divisors can divide an odd k
-            c.state(f"divide {k} by {d}", fetch={"k": k, "d": d},
-                    compute=f"{k} mod {d} = {m}, {nxt}*{nxt} = {nxt * nxt}", loop="divide")
+            tr.state(f"divide {k} by {d}", fetch={"k": k, "d": d},
+                     compute=f"{k} mod {d} = {m}, {nxt}*{nxt} = {nxt * nxt}", loop="divide")
             d = nxt
         if not composite:
             primes.append(k)
-            c.state(f"accept {k}", fetch={"k": k},
-                    compute=f"no divisor d with d*d <= {k}, {k} is prime",
-                    write={"primes": " ".join(map(str, primes))})
+            tr.state(f"accept {k}", fetch={"k": k},
+                     compute=f"no divisor d with d*d <= {k}, {k} is prime",
+                     write={"primes": " ".join(map(str, primes))})
     answer = ",".join(map(str, primes)) or "none"
-    c.state("report primes", fetch={"primes": " ".join(map(str, primes)) or "none"},
-            compute=f"{len(primes)} primes found")
-    c.note(f"The primes between {lo} and {hi} are {answer}.")
-    return c.finish(answer)
+    tr.state("report primes", fetch={"primes": " ".join(map(str, primes)) or "none"},
+             compute=f"{len(primes)} primes found")
+    tr.note(f"The primes between {lo} and {hi} are {answer}.")
+    return tr.finish(answer)
 
 
 def canonical_primes(text: str) -> str:

@@ -33,7 +33,7 @@ import random
 
 from tailjax.tasks.registry import Task, register
 from tailjax.tasks.scoring import canonical_int_list, canonical_integer
-from tailjax.tasks.chain import Chain
+from tailjax.tasks.trace import Trace
 
 # --- Dijkstra ------------------------------------------------------------------------------------
 
@@ -68,55 +68,55 @@ def solve_dijkstra(instance: dict):
     dist: list[int | None] = [None] * n
     dist[src] = 0
     visited = [False] * n
-    c = Chain()
-    c.note(f"Run Dijkstra's algorithm from vertex {src}.")
-    c.state("initialize distances", fetch={"source": src},
-            compute="the source is at distance 0 and every other vertex at inf",
-            write={f"dist[{src}]": 0})
+    tr = Trace()
+    tr.note(f"Run Dijkstra's algorithm from vertex {src}.")
+    tr.state("initialize distances", fetch={"source": src},
+             compute="the source is at distance 0 and every other vertex at inf",
+             write={f"dist[{src}]": 0})
     for rnd in range(1, n + 1):
         best = None
         for v in range(n):
             if visited[v] or dist[v] is None:
                 continue
             if best is None:
-                c.state(f"scan vertex {v} in round {rnd}", fetch={f"dist[{v}]": dist[v]},
-                        compute="it is the first candidate", write={"best": v}, loop="scan")
+                tr.state(f"scan vertex {v} in round {rnd}", fetch={f"dist[{v}]": dist[v]},
+                         compute="it is the first candidate", write={"best": v}, loop="scan")
                 best = v
             else:
                 better = dist[v] < dist[best]
-                c.state(f"scan vertex {v} in round {rnd}",
-                        fetch={f"dist[{v}]": dist[v], "best": best, f"dist[{best}]": dist[best]},
-                        compute=f"{dist[v]} {'<' if better else '>='} {dist[best]}",
-                        write={"best": v if better else best}, loop="scan")
+                tr.state(f"scan vertex {v} in round {rnd}",
+                         fetch={f"dist[{v}]": dist[v], "best": best, f"dist[{best}]": dist[best]},
+                         compute=f"{dist[v]} {'<' if better else '>='} {dist[best]}",
+                         write={"best": v if better else best}, loop="scan")
                 best = v if better else best
         if best is None:
             break
         u = best
         visited[u] = True
-        c.state(f"visit vertex {u}", fetch={"best": u, f"dist[{u}]": dist[u]},
-                compute=f"dist[{u}] = {dist[u]} is final", write={f"done[{u}]": "yes"})
+        tr.state(f"visit vertex {u}", fetch={"best": u, f"dist[{u}]": dist[u]},
+                 compute=f"dist[{u}] = {dist[u]} is final", write={f"done[{u}]": "yes"})
         if rnd <= 2:
-            c.note(f"Visit vertex {u} at distance {dist[u]}.")
+            tr.note(f"Visit vertex {u} at distance {dist[u]}.")
         for v, w in adj[u]:
             name = f"relax edge {u}-{v}"
             if visited[v]:
-                c.state(name, fetch={f"done[{v}]": "yes"}, compute=f"vertex {v} is already "
-                        "visited", loop="relax")
+                tr.state(name, fetch={f"done[{v}]": "yes"}, compute=f"vertex {v} is already "
+                         "visited", loop="relax")
                 continue
             new = dist[u] + w
             better = dist[v] is None or new < dist[v]
             op = "<" if better else ">="
-            c.state(name, fetch={f"dist[{u}]": dist[u], f"w({u},{v})": w,
+            tr.state(name, fetch={f"dist[{u}]": dist[u], f"w({u},{v})": w,
                                  f"dist[{v}]": _dist(dist[v])},
-                    compute=f"{dist[u]} + {w} = {new} {op} {_dist(dist[v])}",
-                    write={f"dist[{v}]": new if better else dist[v]}, loop="relax")
+                     compute=f"{dist[u]} + {w} = {new} {op} {_dist(dist[v])}",
+                     write={f"dist[{v}]": new if better else dist[v]}, loop="relax")
             if better:
                 dist[v] = new
     answer = ",".join(str(d) for d in dist)
-    c.state("report distances", fetch={f"dist[{v}]": dist[v] for v in range(n)},
-            compute="no unvisited vertex is reachable")
-    c.note(f"The distances from vertex {src} are {answer}.")
-    return c.finish(answer)
+    tr.state("report distances", fetch={f"dist[{v}]": dist[v] for v in range(n)},
+             compute="no unvisited vertex is reachable")
+    tr.note(f"The distances from vertex {src} are {answer}.")
+    return tr.finish(answer)
 
 
 def canonical_distances(text: str) -> str:
@@ -216,47 +216,47 @@ def sample_schedule(rng: random.Random, n: int) -> dict:
 
 def solve_schedule(instance: dict):
     x, tasks = instance["machines"], instance["tasks"]
-    c = Chain()
-    c.note(f"Take the tasks from the highest benefit down and put each in the latest free unit "
-           f"before its deadline; each unit has {x} machines.")
+    tr = Trace()
+    tr.note(f"Take the tasks from the highest benefit down and put each in the latest free unit "
+            f"before its deadline; each unit has {x} machines.")
     buckets: dict[int, list[int]] = {p: [] for p in range(1, MAX_BENEFIT + 1)}
     for i, (p, _) in enumerate(tasks):
         buckets[p].append(i)
-        c.state(f"file task {i}", fetch={f"p[{i}]": p},
-                compute=f"task {i} goes to bucket {p}",
-                write={f"bucket[{p}]": " ".join(f"t{j}" for j in buckets[p])}, loop="file")
+        tr.state(f"file task {i}", fetch={f"p[{i}]": p},
+                 compute=f"task {i} goes to bucket {p}",
+                 write={f"bucket[{p}]": " ".join(f"t{j}" for j in buckets[p])}, loop="file")
     used: dict[int, int] = {}
     total = 0
     for p in range(MAX_BENEFIT, 0, -1):
         listed = " ".join(f"t{j}" for j in buckets[p]) or "empty"
-        c.state(f"open bucket {p}", fetch={f"bucket[{p}]": listed},
-                compute="take its tasks in order" if buckets[p] else "nothing to place")
+        tr.state(f"open bucket {p}", fetch={f"bucket[{p}]": listed},
+                 compute="take its tasks in order" if buckets[p] else "nothing to place")
         for i in buckets[p]:
             d = tasks[i][1]
-            c.state(f"place task {i}", fetch={f"p[{i}]": p, f"d[{i}]": d},
-                    compute=f"look for a free unit from {d} down")
+            tr.state(f"place task {i}", fetch={f"p[{i}]": p, f"d[{i}]": d},
+                     compute=f"look for a free unit from {d} down")
             placed = False
             for t in range(d, 0, -1):
                 u = used.get(t, 0)
                 if u < x:
                     total += p
                     used[t] = u + 1
-                    c.state(f"check unit {t} for task {i}",
-                            fetch={f"used[{t}]": u, "x": x, "total": total - p},
-                            compute=f"{u} < {x}, free, {total - p} + {p} = {total}",
-                            write={f"used[{t}]": u + 1, "total": total}, loop="check")
+                    tr.state(f"check unit {t} for task {i}",
+                             fetch={f"used[{t}]": u, "x": x, "total": total - p},
+                             compute=f"{u} < {x}, free, {total - p} + {p} = {total}",
+                             write={f"used[{t}]": u + 1, "total": total}, loop="check")
                     placed = True
                     break
-                c.state(f"check unit {t} for task {i}", fetch={f"used[{t}]": u, "x": x},
-                        compute=f"{u} = {x}, full", loop="check")
+                tr.state(f"check unit {t} for task {i}", fetch={f"used[{t}]": u, "x": x},
+                         compute=f"{u} = {x}, full", loop="check")
             if not placed:
-                c.state(f"skip task {i}", fetch={"total": total},
-                        compute=f"no free unit up to {d}, task {i} is not run")
+                tr.state(f"skip task {i}", fetch={"total": total},
+                         compute=f"no free unit up to {d}, task {i} is not run")
         if p in (MAX_BENEFIT, 5):
-            c.note(f"After the tasks of benefit {p} and more, the total benefit is {total}.")
-    c.state("report total", fetch={"total": total}, compute="every task is placed or skipped")
-    c.note(f"The maximum total benefit is {total}.")
-    return c.finish(total)
+            tr.note(f"After the tasks of benefit {p} and more, the total benefit is {total}.")
+    tr.state("report total", fetch={"total": total}, compute="every task is placed or skipped")
+    tr.note(f"The maximum total benefit is {total}.")
+    return tr.finish(total)
 
 
 SCHEDULE_TEMPLATES = (

@@ -18,7 +18,7 @@ import random
 
 from tailjax.tasks.registry import Task, register
 from tailjax.tasks.scoring import canonical_integer
-from tailjax.tasks.chain import Chain
+from tailjax.tasks.trace import Trace
 
 
 def sample_population(rng: random.Random, n: int) -> dict:
@@ -27,28 +27,28 @@ def sample_population(rng: random.Random, n: int) -> dict:
 
 def solve_population(instance: dict):
     n, x, y, z = instance["n"], instance["x"], instance["y"], instance["z"]
-    c = Chain()
-    c.note(f"Start with {y} pairs. A pair reproduces once it has lived {x} full units, adding "
-           f"{z} pairs per unit, so P(t) = P(t-1) + {z} * P(t-1-{x}).")
-    c.state("start at unit 0", fetch={"y": y}, write={"P(0)": y})
+    tr = Trace()
+    tr.note(f"Start with {y} pairs. A pair reproduces once it has lived {x} full units, adding "
+            f"{z} pairs per unit, so P(t) = P(t-1) + {z} * P(t-1-{x}).")
+    tr.state("start at unit 0", fetch={"y": y}, write={"P(0)": y})
     p = [y]
     for t in range(1, n + 1):
         back = t - 1 - x
         if back >= 0:
             new = p[t - 1] + z * p[back]
-            c.state(f"compute unit {t}",
-                    fetch={f"P({t - 1})": p[t - 1], f"P({back})": p[back], "z": z},
-                    compute=f"{p[t - 1]} + {z} * {p[back]} = {new}", write={f"P({t})": new},
-                    loop="unit")
+            tr.state(f"compute unit {t}",
+                     fetch={f"P({t - 1})": p[t - 1], f"P({back})": p[back], "z": z},
+                     compute=f"{p[t - 1]} + {z} * {p[back]} = {new}", write={f"P({t})": new},
+                     loop="unit")
         else:
             new = p[t - 1]
-            c.state(f"compute unit {t}", fetch={f"P({t - 1})": p[t - 1], "x": x},
-                    compute=f"{t} - 1 - {x} < 0, no pair is mature yet", write={f"P({t})": new},
-                    loop="unit")
+            tr.state(f"compute unit {t}", fetch={f"P({t - 1})": p[t - 1], "x": x},
+                     compute=f"{t} - 1 - {x} < 0, no pair is mature yet", write={f"P({t})": new},
+                     loop="unit")
         p.append(new)
         if t == x + 1 or t == n:
-            c.note(f"After unit {t} there are {new} pairs.")
-    return c.finish(p[n])
+            tr.note(f"After unit {t} there are {new} pairs.")
+    return tr.finish(p[n])
 
 
 POPULATION_TEMPLATES = (

@@ -30,7 +30,7 @@ import string
 
 from tailjax.tasks.registry import Task, register
 from tailjax.tasks.scoring import canonical_integer
-from tailjax.tasks.chain import Chain
+from tailjax.tasks.trace import Trace
 
 # --- any substring ------------------------------------------------------------------------------
 
@@ -44,29 +44,29 @@ def sample_substring(rng: random.Random, n: int) -> dict:
 def solve_substring(instance: dict):
     s = instance["s"]
     n = len(s)
-    c = Chain()
+    tr = Trace()
     found = []
-    c.note(f"The string {s} has {n} characters, so it has {n} * {n + 1} / 2 = "
-           f"{n * (n + 1) // 2} substrings, one for each start and end position.")
+    tr.note(f"The string {s} has {n} characters, so it has {n} * {n + 1} / 2 = "
+            f"{n * (n + 1) // 2} substrings, one for each start and end position.")
     for i in range(n):
-        c.state(f"call subs({i})", fetch={"i": i, "n": n}, compute=f"{i} < {n}, start at s[{i}]",
-                write={f"sub[{i}..{i}]": s[i]})
+        tr.state(f"call subs({i})", fetch={"i": i, "n": n}, compute=f"{i} < {n}, start at s[{i}]",
+                 write={f"sub[{i}..{i}]": s[i]})
         found.append(s[i])
         for j in range(i + 1, n):
             prev = s[i:j]
-            c.state(f"extend sub[{i}..{j - 1}]",
-                    fetch={f"sub[{i}..{j - 1}]": prev, f"s[{j}]": s[j]},
-                    compute=f"{prev} + {s[j]} = {prev + s[j]}",
-                    write={f"sub[{i}..{j}]": prev + s[j]}, loop=f"extend from {i}")
+            tr.state(f"extend sub[{i}..{j - 1}]",
+                     fetch={f"sub[{i}..{j - 1}]": prev, f"s[{j}]": s[j]},
+                     compute=f"{prev} + {s[j]} = {prev + s[j]}",
+                     write={f"sub[{i}..{j}]": prev + s[j]}, loop=f"extend from {i}")
             found.append(prev + s[j])
         if i in (0, n - 1):
-            c.note(f"Starting at position {i}: {', '.join(found[-(n - i):])}.")
-    c.state(f"call subs({n})", fetch={"i": n, "n": n}, compute=f"{n} = {n}, no characters left",
-            write={"count": len(found)})
+            tr.note(f"Starting at position {i}: {', '.join(found[-(n - i):])}.")
+    tr.state(f"call subs({n})", fetch={"i": n, "n": n}, compute=f"{n} = {n}, no characters left",
+             write={"count": len(found)})
     for i in range(n - 1, -1, -1):
-        c.state(f"return back to subs({i})", fetch={"i": i},
-                compute=f"subs({i + 1}) is done, so subs({i}) is done")
-    return c.finish(",".join(found))
+        tr.state(f"return back to subs({i})", fetch={"i": i},
+                 compute=f"subs({i + 1}) is done, so subs({i}) is done")
+    return tr.finish(",".join(found))
 
 
 def canonical_substrings(text: str) -> str:
@@ -141,25 +141,25 @@ def sample_derangement(rng: random.Random, n: int) -> dict:
 
 def solve_derangement(instance: dict):
     n = instance["n"]
-    c = Chain()
+    tr = Trace()
     for k in range(n, 1, -1):
-        c.state(f"call D({k})", fetch={"k": k}, compute=f"{k} > 1, D({k}) needs D({k - 1})",
-                loop="call")
-    c.state("call D(1)", fetch={"k": 1}, compute="1 = 1, base case", write={"D(1)": 0})
-    c.note(f"Use D(1) = 0 and D(k) = k * D(k-1) + (-1)^k, for k from 2 up to {n}.")
+        tr.state(f"call D({k})", fetch={"k": k}, compute=f"{k} > 1, D({k}) needs D({k - 1})",
+                 loop="call")
+    tr.state("call D(1)", fetch={"k": 1}, compute="1 = 1, base case", write={"D(1)": 0})
+    tr.note(f"Use D(1) = 0 and D(k) = k * D(k-1) + (-1)^k, for k from 2 up to {n}.")
     d = 0
     for k in range(2, n + 1):
         sign = 1 if k % 2 == 0 else -1
         new = k * d + sign
         op = "+" if sign > 0 else "-"
         # The product is named, not spelled out, so each big number is written once per state.
-        c.state(f"return back to D({k})", fetch={"k": k, f"D({k - 1})": d},
-                compute=f"{k} * D({k - 1}) {op} 1", write={f"D({k})": new}, loop="return")
+        tr.state(f"return back to D({k})", fetch={"k": k, f"D({k - 1})": d},
+                 compute=f"{k} * D({k - 1}) {op} 1", write={f"D({k})": new}, loop="return")
         if k in (2, 3, n // 2, n - 1):
-            c.note(f"D({k}) = {new}.")
+            tr.note(f"D({k}) = {new}.")
         d = new
-    c.note(f"D({n}) = {d}.")
-    return c.finish(d)
+    tr.note(f"D({n}) = {d}.")
+    return tr.finish(d)
 
 
 DERANGEMENT_TEMPLATES = (

@@ -9,7 +9,10 @@ Each recorded `State` holds the three TAIL modules separately:
 - Atomic State:   `compute`, the one elementary computation (a short symbolic string such as
                   "7 + 5 + 1 = 13"), and `write`, the values it produces as (label, value) pairs;
 - Linear Transition: `name` (this state's label) and `goto` (the label of the next state), in a
-                  sequence where every step is written out and none is skipped.
+                  sequence where every step is written out and none is skipped. A solver that
+                  only learns the next state when it gets there (a call's next state is the
+                  callee's entry, a base case's is whichever caller resumes, a loop may exit on
+                  the data) omits `goto`: the state then goes to the state recorded next.
 
 `loop` names the loop a state is one iteration of (None for straight-line states); the no-atomic
 and no-linear ablations use it.
@@ -36,7 +39,7 @@ Every completion ends with `\\boxed{answer}`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 VARIANTS = ("tail", "tail-styled", "no-fetch", "no-atomic", "no-linear", "direct", "plain-cot")
 TERSE_VARIANTS = ("tail", "no-fetch", "no-atomic", "no-linear")
@@ -63,12 +66,19 @@ class Trace:
     states: list[State] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     answer: str | None = None
+    # Whether the last state was recorded without a goto: the next state recorded names it.
+    _linked: bool = field(default=False, init=False, repr=False, compare=False)
 
-    def state(self, name, *, fetch=(), compute="", write=(), goto=END_STATE, loop=None):
-        """Record one atomic state. `fetch` and `write` are dicts or (label, value) pairs."""
-        self.states.append(
-            State(str(name), _pairs(fetch), str(compute), _pairs(write), str(goto), loop)
-        )
+    def state(self, name, *, fetch=(), compute="", write=(), goto=None, loop=None):
+        """Record one atomic state. `fetch` and `write` are dicts or (label, value) pairs.
+        `goto` names the next state; without it the state goes to the state recorded next, or
+        to END when it stays the last."""
+        name = str(name)
+        if self._linked:
+            self.states[-1] = replace(self.states[-1], goto=name)
+        self.states.append(State(name, _pairs(fetch), str(compute), _pairs(write),
+                                 END_STATE if goto is None else str(goto), loop))
+        self._linked = goto is None
 
     def note(self, sentence: str):
         """A key intermediate result, for the plain-cot baseline."""
