@@ -12,7 +12,8 @@ For `n` random instances of the split, `check_task` solves each instance ONCE an
 variant from that one trace (fast), and checks:
 
 - the instance is JSON (what a record stores) and has the drawn length (`length_of`);
-- the answer equals `independent(instance)` and is in canonical form;
+- the answer equals `independent(instance)` and `Task.reference_answer(instance)`, and is in
+  canonical form;
 - the trace is a TAIL trace: every state fetches its operands, does something, and its
   transition names the next state (unique names), the last one going to END;
 - every prompt template formats, and prompts and completions are printable ASCII;
@@ -201,6 +202,7 @@ def check_task(name: str, split: str, independent, n: int = 200, seed: int = 0,
         trace = task.solve(instance)
         expected = independent(instance)
         assert trace.answer == expected, (instance, trace.answer, expected)
+        assert task.reference_answer(instance) == expected
         assert task.canonical(trace.answer) == trace.answer, "answer is not in canonical form"
         if i < 3:
             check_templates(task, instance)
@@ -222,6 +224,7 @@ def check_task(name: str, split: str, independent, n: int = 200, seed: int = 0,
         assert tuple(rec) == RECORD_KEYS
         assert rec == json.loads(json.dumps(rec))
         assert rec["answer"] == independent(rec["instance"])
+        assert rec["answer"] == task.reference_answer(rec["instance"])
         assert lo <= rec["length"] <= hi
         assert rec == synthesize(name, split, seed, index, variant=variants[index % len(variants)])
 

@@ -57,6 +57,7 @@ def test_tagged_records_agree_with_an_independent_sum(split, variant):
         assert "Z" not in a, "Z is kept for the place above the top"
         total = value(a) + value(b)
         assert r["answer"] == str(total)
+        assert r["answer"] == TASKS["addition"].reference_answer(r["instance"])
         assert {"x1": str(value(a)), "x2": str(value(b))} == r["instance"]
         boxed = last_boxed(r["completion"])
         assert value(boxed) == total
