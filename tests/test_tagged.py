@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tailjax.tasks import TASKS, last_boxed, score, synthesize
-from tailjax.tasks.simulation import untag
+from tailjax.tasks.simulation.addition import untag
 from tailjax.tasks.trace import VARIANTS
 
 TAGGED = re.compile(r"((?:\d[A-Za-z])+)")

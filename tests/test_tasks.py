@@ -93,7 +93,7 @@ def unhint(text: str) -> str:
 
 
 def test_index_hint_marks_each_place_with_the_same_letters_in_both_operands():
-    from tailjax.tasks.simulation import index_hinted
+    from tailjax.tasks.simulation.addition import index_hinted
 
     assert index_hinted("12.5") == "1b2a.5A"
     assert index_hinted("305") == "3c0b5a"

@@ -1,15 +1,14 @@
-"""Iteration task: population growth.
+"""Iteration task: population_growth.
 
-population_growth
-    Instance: n units of time, maturity x (0 <= x < n), y initial pairs, z offspring. At unit 0
-    there are y newborn pairs. A pair born at unit b produces z new pairs at every unit t with
-    t > b + x, i.e. once it has lived x full units (so the initial pairs first reproduce at unit
-    x + 1, and x = 1, z = 1, y = 1 gives the Fibonacci numbers). No pair dies. Answer: the total
-    number of pairs after unit n, an exact integer.
-    Iteration: P(0) = y and, for t = 1..n, P(t) = P(t-1) + z * P(t-1-x) when t-1-x >= 0 (the
-    pairs alive at unit t-1-x are exactly those old enough to reproduce at t), else P(t-1). One
-    state per unit fetches P(t-1), P(t-1-x) and z.
-    Symmetry folded: none (n, x, y and z each play their own part).
+Instance: n units of time, maturity x (0 <= x < n), y initial pairs, z offspring. At unit 0
+there are y newborn pairs. A pair born at unit b produces z new pairs at every unit t with
+t > b + x, i.e. once it has lived x full units (so the initial pairs first reproduce at unit
+x + 1, and x = 1, z = 1, y = 1 gives the Fibonacci numbers). No pair dies. Answer: the total
+number of pairs after unit n, an exact integer.
+Iteration: P(0) = y and, for t = 1..n, P(t) = P(t-1) + z * P(t-1-x) when t-1-x >= 0 (the
+pairs alive at unit t-1-x are exactly those old enough to reproduce at t), else P(t-1). One
+state per unit fetches P(t-1), P(t-1-x) and z.
+Symmetry folded: none (n, x, y and z each play their own part).
 """
 
 from __future__ import annotations

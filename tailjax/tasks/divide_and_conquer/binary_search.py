@@ -1,8 +1,8 @@
-"""Divide and conquer: binary search.
+"""Divide-and-conquer task: binary_search.
 
-binary_search: n distinct increasing integers (1..999) and a target drawn from them; the answer
-is the target's 0-based index. The solver halves [lo, hi] with two atomic states per step:
-the middle index, then the comparison of a[mid] with the target that moves lo or hi.
+Instance: n distinct increasing integers (1..999) and a target drawn from them; the answer is
+the target's 0-based index. The solver halves [lo, hi] with two atomic states per step: the
+middle index, then the comparison of a[mid] with the target that moves lo or hi.
 Symmetry folded: none (the numbers are sorted and the answer is a position in them).
 """
 

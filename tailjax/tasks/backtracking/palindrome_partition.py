@@ -1,23 +1,22 @@
-"""Backtracking task: palindrome partition (palindrome combination).
+"""Backtracking task: palindrome_partition.
 
-palindrome_partition
-    Instance: a string s of n letters drawn from three letters picked at random from a..z (few
-    letters make palindromes common; picking them at random keeps the short S strings many and
-    distinct). Answer: the number of ways to cut s into consecutive non-empty pieces that are
-    all palindromes (single letters always are, so the answer is >= 1).
-    Backtracking, every choice and undo written out: from position i, try the pieces s[i..j] for
-    j = i, i+1, ..., n-1 in turn. Each try is one state that compares the piece with its reverse
-    (one elementary comparison of at most n letters); it is named by the piece and the pieces
-    chosen before it ("try s[2..3] after a|b"), since the same piece is tried on several paths.
-    A palindrome is chosen (the state writes the new partial partition) and the search goes on
-    at j+1; reaching the end of s is one state that adds 1 to the count; when the search comes
-    back, one "undo" state removes the piece again and restates the partition before it. A piece
-    that is not a palindrome is rejected in its own try state. The trace length is linear in the
-    number of tries the backtracking makes (exponential in n for strings rich in palindromes,
-    such as "aabaabaa": the longest L traces come from those).
-    Symmetry folded: reading s backwards (the partitions of s reversed are those of s, each
-    reversed). Renaming letters also keeps the answer but is not folded: the S split holds only
-    about twenty strings up to renaming, so folding it would leave no S instance for training.
+Instance: a string s of n letters drawn from three letters picked at random from a..z (few
+letters make palindromes common; picking them at random keeps the short S strings many and
+distinct). Answer: the number of ways to cut s into consecutive non-empty pieces that are
+all palindromes (single letters always are, so the answer is >= 1).
+Backtracking, every choice and undo written out: from position i, try the pieces s[i..j] for
+j = i, i+1, ..., n-1 in turn. Each try is one state that compares the piece with its reverse
+(one elementary comparison of at most n letters); it is named by the piece and the pieces
+chosen before it ("try s[2..3] after a|b"), since the same piece is tried on several paths.
+A palindrome is chosen (the state writes the new partial partition) and the search goes on
+at j+1; reaching the end of s is one state that adds 1 to the count; when the search comes
+back, one "undo" state removes the piece again and restates the partition before it. A piece
+that is not a palindrome is rejected in its own try state. The trace length is linear in the
+number of tries the backtracking makes (exponential in n for strings rich in palindromes,
+such as "aabaabaa": the longest L traces come from those).
+Symmetry folded: reading s backwards (the partitions of s reversed are those of s, each
+reversed). Renaming letters also keeps the answer but is not folded: the S split holds only
+about twenty strings up to renaming, so folding it would leave no S instance for training.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ import string
 from tailjax.tasks.registry import Task, register
 from tailjax.tasks.scoring import canonical_integer
 from tailjax.tasks.trace import Trace
+
 
 ALPHABET_SIZE = 3
 
