@@ -1,3 +1,5 @@
+# Over 400 lines on purpose: bucketing, prefill, the decode loop and its per-replica split
+# build one compiled program and read best together.
 """Batched decoding with a KV cache, compiled once per shape bucket.
 
 `generate(model, prompts, max_new_tokens, end_ids)` left-pads the prompts into a power-of-two

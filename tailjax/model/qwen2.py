@@ -1,3 +1,5 @@
+# Over 400 lines on purpose: the whole model (parameter table, layers, masks, forward) reads
+# in one file, as jax-llm-examples' qwen3/ does.
 """Qwen2 / Qwen2.5 decoder in Flax NNX, numerically matching transformers' Qwen2ForCausalLM.
 
 Parameters (one table, `param_specs`, gives every shape and logical axis; checkpoints, the HF
