@@ -1,5 +1,5 @@
-"""model/kernels.py's dense: its custom VJP (dW in the weight's layout, for XLA:CPU) must give the
-gradients plain autodiff of the same einsum gives."""
+"""model/kernels.py's dense on its CPU fast path (model/fast_dense.py: dW in the weight's layout)
+must give the gradients plain autodiff of the same einsum gives."""
 
 import jax
 import jax.numpy as jnp
@@ -8,6 +8,7 @@ import pytest
 from jax import lax
 
 from tailjax.model.kernels import dense
+from tailjax.model.speed import use_fast_paths
 
 # (spec, x shape, w shape): the projections, the output projection, the untied and tied heads.
 CASES = [
@@ -23,7 +24,8 @@ def _loss(matmul, spec, x, w, r):
 
 
 def _with_dense(spec, x, w):
-    return dense(x, w, spec)
+    with use_fast_paths(True):  # the custom VJP, on any backend
+        return dense(x, w, spec)
 
 
 def _with_einsum(spec, x, w):

@@ -1,17 +1,12 @@
 """The two compute kernels of the model: every weight matmul and every attention go through here.
 
-Both are written for speed on XLA:CPU (where the tiny demo trains) without changing results on
-accelerators:
-
-- `dense` flattens to one 2-D matmul with float32 accumulation and has a custom VJP whose
-  backward computes dW directly in the weight's layout (contracting batch and sequence). Plain
-  autodiff of `x @ W` makes XLA:CPU copy the output gradient into a transposed layout first
-  (with the activation's backward fused into that strided copy), which cost ~6x the matmul. The
-  weight is cast to x's dtype inside, so dW comes back in the master weight's dtype (float32).
+- `dense` is an einsum with the weight cast to x's dtype and float32 accumulation. With the CPU
+  fast paths on (model/speed.py, the default on the CPU) it runs as model/fast_dense.py's 2-D
+  matmul, whose custom VJP spares XLA:CPU a transposed copy of every output gradient.
 - `attention` works in (batch, heads, seq, head_dim) layout with an additive mask and a
-  hand-written softmax, float32 scores and probabilities, queries in chunks of `QUERY_CHUNK` (at most `MAX_CHUNKS` chunks);
-  when queries and keys are the same positions (training), keys after a chunk's last query are
-  causally masked and skipped.
+  hand-written softmax, float32 scores and probabilities, queries in chunks of `QUERY_CHUNK`
+  (at most `MAX_CHUNKS` chunks); when queries and keys are the same positions (training), keys
+  after a chunk's last query are causally masked and skipped.
 
 Float32 compute means float32 products on every backend (`precision_for`): XLA's default on GPUs
 is TF32 and on TPUs a single bf16 pass, which broke the 1e-4 parity with transformers on an H100.
@@ -19,11 +14,12 @@ is TF32 and on TPUs a single bf16 pass, which broke the 1e-4 parity with transfo
 
 from __future__ import annotations
 
-from functools import partial
-
 import jax
 import jax.numpy as jnp
 from jax import lax
+
+from tailjax.model import fast_dense
+from tailjax.model.speed import fast_paths
 
 # Masked scores get the most negative finite f32 rather than -inf: a query with no visible key
 # (a padding row) then gets a uniform softmax instead of NaN, and NaN never reaches the gradients.
@@ -40,65 +36,20 @@ def precision_for(compute_dtype) -> lax.Precision:
 
 # ---- dense --------------------------------------------------------------------------------------
 
-@partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _matmul(x, w, w_out_first: bool, out_dtype):
-    """x [M, K] @ w ([K, N], or [N, K] when w_out_first) -> [M, N] in out_dtype, f32 accumulate."""
-    return _matmul_fwd(x, w, w_out_first, out_dtype)[0]
-
-
-def _matmul_fwd(x, w, w_out_first, out_dtype):
-    y = lax.dot_general(x, w.astype(x.dtype), (((1,), (1 if w_out_first else 0,)), ((), ())),
-                        precision=precision_for(x.dtype), preferred_element_type=jnp.float32)
-    return y.astype(out_dtype), (x, w)
-
-
-def _matmul_bwd(w_out_first, out_dtype, residuals, g):
-    x, w = residuals
-    g = g.astype(x.dtype)
-    wc = w.astype(x.dtype)
-    dot = partial(lax.dot_general, precision=precision_for(x.dtype),
-                  preferred_element_type=jnp.float32)
-    # dx [M, K] = g [M, N] . w over N
-    dx = dot(g, wc, (((1,), (0 if w_out_first else 1,)), ((), ()))).astype(x.dtype)
-    # dW in the weight's own layout, contracting the flattened batch x sequence rows.
-    if w_out_first:
-        dw = dot(g, x, (((0,), (0,)), ((), ())))
-    else:
-        dw = dot(x, g, (((0,), (0,)), ((), ())))
-    return dx, dw.astype(w.dtype)
-
-
-_matmul.defvjp(_matmul_fwd, _matmul_bwd)
-
-
 def dense(x: jax.Array, w: jax.Array, spec: str, out_dtype=None) -> jax.Array:
     """einsum(spec, x, w) with the weight cast to x's dtype and f32 accumulation.
 
     x's contracted axes must be its trailing ones and w's contracted axes its leading (e.g.
     "btd,dnh->btnh") or trailing ones (the tied head "btd,vd->btv"). The result is cast to
-    `out_dtype` (default: x's dtype); logits ask for float32.
+    `out_dtype` (default: x's dtype); logits ask for float32. With the CPU fast paths on
+    (model/speed.py) the same product runs as one 2-D matmul with a custom gradient.
     """
-    ins, out = spec.replace(" ", "").split("->")
-    xs, ws = ins.split(",")
-    contract = "".join(c for c in xs if c in ws)
-    lead = xs[: len(xs) - len(contract)]
-    free = "".join(c for c in ws if c not in xs)
-    if xs != lead + contract or out != lead + free or ws not in (contract + free, free + contract):
-        raise ValueError(f"dense spec {spec!r}: x must end with the contracted axes and the "
-                         "output must be x's other axes then w's free axes")
-    w_out_first = bool(free) and ws == free + contract
-    m_shape = x.shape[: len(lead)]
-    k = 1
-    for size in x.shape[len(lead):]:
-        k *= size
-    f_shape = w.shape[: len(free)] if w_out_first else w.shape[len(contract):]
-    n = 1
-    for size in f_shape:
-        n *= size
-    x2 = x.reshape(-1, k)
-    w2 = w.reshape(n, k) if w_out_first else w.reshape(k, n)
-    y = _matmul(x2, w2, w_out_first, jnp.dtype(out_dtype or x.dtype))
-    return y.reshape(*m_shape, *f_shape)
+    out_dtype = jnp.dtype(out_dtype or x.dtype)
+    precision = precision_for(x.dtype)
+    if fast_paths():
+        return fast_dense.dense(x, w, spec, out_dtype, precision)
+    return jnp.einsum(spec, x, w.astype(x.dtype), precision=precision,
+                      preferred_element_type=jnp.float32).astype(out_dtype)
 
 
 # ---- attention ----------------------------------------------------------------------------------
