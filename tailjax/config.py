@@ -27,7 +27,7 @@ class ModelConfig:
     tokenizer: str = "char"       # "char", "tail-bpe" (built in) or an HF tokenizer directory
     dtype: str = "bfloat16"       # compute dtype; master weights stay float32
     remat: str = "none"           # recompute activations in the backward pass: none, full, dots
-    scan_layers: bool | None = None  # lax.scan over layers; None = scan except on the CPU
+    scan_layers: bool | None = None  # lax.scan over layers; None: scan off the CPU fast paths
 
 
 @dataclass

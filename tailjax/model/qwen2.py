@@ -25,7 +25,7 @@ trained from scratch, applied alike in the training forward and with a cache.
 
 segment_ids [b, t]: tokens attend only (causally) within their own segment; 0 marks padding.
 With a cache (from `init_cache`, or that cache split per layer by `cache_attention.unstack`, the
-form a decode loop carries), the t new tokens' keys/values are written to slots
+form the CPU fast path's decode loop carries), the t new tokens' keys/values are written to slots
 [cache_index, cache_index + t) and query i attends to slots j <= cache_index + i where
 kv_mask[b, j] is True (left-padding slots are False).
 """
@@ -43,6 +43,7 @@ from tailjax.model.cache_attention import (KEY_CACHE_AXES, VALUE_CACHE_AXES, cac
 from tailjax.model.kernels import attention, dense
 from tailjax.model.qwen2_config import PRESETS, Qwen2Config, preset  # noqa: F401 (re-exported)
 from tailjax.model.sharding import constrain, is_shape_axes, tree_shardings
+from tailjax.model.speed import fast_paths
 
 LAYER_PARAMS = ("attn_norm", "q", "q_bias", "k", "k_bias", "v", "v_bias", "o",
                 "mlp_norm", "gate", "up", "down")
@@ -151,9 +152,9 @@ class Qwen2(nnx.Module):
         return {name: jnp.zeros(shape, dtype, device=sharding) for name, shape in shapes.items()}
 
     def layer_list(self, fuse: bool = False) -> tuple[dict, ...]:
-        """Each layer's weights as its own arrays. A decode loop slices them once, outside the
-        loop, and passes them as `layers=`: XLA:CPU otherwise copies every layer's weights out of
-        the stacked arrays on every step.
+        """Each layer's weights as its own arrays, for the CPU fast path (model/speed.py): the
+        decode loop slices them once, outside the loop, and passes them as `layers=`; XLA:CPU
+        otherwise copies every layer's weights out of the stacked arrays on every step.
 
         fuse: also join each layer's q, k, v projections into one "qkv" [d, heads + 2 kv heads,
         head_dim] (biases into "qkv_bias") and gate, up into "gate_up" [d, 2 f], so a
@@ -361,16 +362,8 @@ def _windowed(mask, q_idx, k_idx, cfg):
 def _decoder_layer(x, p, cos, sin, mask, cfg, kv_all=None, layer=None, cache_index=None):
     """One pre-norm decoder layer. With a cache, writes this layer's new keys/values into
     kv_all = (k, v) (layouts in CACHE_AXES) at (layer, cache_index) and attends over all slots."""
-    dtype = x.dtype
     h = rms_norm(x, p["attn_norm"], cfg.rms_norm_eps)
-    if "qkv" in p:  # joined projections (`Qwen2.layer_list(fuse=True)`)
-        qkv = dense(h, p["qkv"], "btd,dnh->btnh") + p["qkv_bias"].astype(dtype)
-        heads, kv = cfg.num_attention_heads, cfg.num_key_value_heads
-        q, k, v = jnp.split(qkv, [heads, heads + kv], axis=2)
-    else:
-        q = dense(h, p["q"], "btd,dnh->btnh") + p["q_bias"].astype(dtype)
-        k = dense(h, p["k"], "btd,dkh->btkh") + p["k_bias"].astype(dtype)
-        v = dense(h, p["v"], "btd,dkh->btkh") + p["v_bias"].astype(dtype)
+    q, k, v = _projections(h, p, cfg)
     q, k = encode_positions(q, k, cos, sin, cfg)
     q = constrain(q, ("batch", "seq", "act_heads", "head_dim"))
     k = constrain(k, ("batch", "seq", "act_kv_heads", "head_dim"))
@@ -382,7 +375,7 @@ def _decoder_layer(x, p, cos, sin, mask, cfg, kv_all=None, layer=None, cache_ind
         attn = attention(q, k, v, mask)
     x = x + dense(attn, p["o"], "btnh,nhd->btd")
     h = rms_norm(x, p["mlp_norm"], cfg.rms_norm_eps)
-    if "gate_up" in p:
+    if "gate_up" in p:  # joined by the CPU fast path (`Qwen2.layer_list(fuse=True)`)
         gate, up = jnp.split(dense(h, p["gate_up"], "btd,df->btf"), 2, axis=-1)
     else:
         gate = dense(h, p["gate"], "btd,df->btf")
@@ -390,6 +383,20 @@ def _decoder_layer(x, p, cos, sin, mask, cfg, kv_all=None, layer=None, cache_ind
     hidden = constrain(jax.nn.silu(gate) * up, ("batch", "seq", "act_mlp"))
     x = x + dense(hidden, p["down"], "btf,fd->btd")
     return constrain(x, ("batch", "seq", "act_embed")), kv_all
+
+
+def _projections(h, p, cfg):
+    """The layer's queries [b, t, heads, hd], keys and values [b, t, kv_heads, hd], biases
+    added."""
+    dtype = h.dtype
+    if "qkv" in p:  # joined by the CPU fast path (`Qwen2.layer_list(fuse=True)`)
+        qkv = dense(h, p["qkv"], "btd,dnh->btnh") + p["qkv_bias"].astype(dtype)
+        heads, kv = cfg.num_attention_heads, cfg.num_key_value_heads
+        return tuple(jnp.split(qkv, [heads, heads + kv], axis=2))
+    q = dense(h, p["q"], "btd,dnh->btnh") + p["q_bias"].astype(dtype)
+    k = dense(h, p["k"], "btd,dkh->btkh") + p["k_bias"].astype(dtype)
+    v = dense(h, p["v"], "btd,dkh->btkh") + p["v_bias"].astype(dtype)
+    return q, k, v
 
 
 def _fused(p: dict) -> dict:
@@ -411,7 +418,8 @@ _REMAT_POLICIES = {
 
 
 def _run_layers(x, layer_params, cos, sin, masks, cfg, cache, cache_index):
-    """All decoder layers, by lax.scan over the stacked weights or by an unrolled loop."""
+    """All decoder layers, by lax.scan over the stacked weights or by an unrolled loop (the CPU
+    fast path's default, model/speed.py; per-layer weights or cache are always unrolled)."""
     full_mask, sliding_mask = masks
     sliding = jnp.asarray(cfg.sliding_layers)
 
@@ -423,7 +431,7 @@ def _run_layers(x, layer_params, cos, sin, masks, cfg, cache, cache_index):
     if cfg.remat != "none":
         layer_fn = jax.checkpoint(layer_fn, policy=_REMAT_POLICIES[cfg.remat])
     kv_all = None if cache is None else (cache["k"], cache["v"])
-    scan = cfg.scan_layers if cfg.scan_layers is not None else jax.default_backend() != "cpu"
+    scan = cfg.scan_layers if cfg.scan_layers is not None else not fast_paths()
     per_layer_cache = kv_all is not None and isinstance(kv_all[0], tuple)
     per_layer_weights = isinstance(layer_params, (tuple, list))
     if scan and not per_layer_cache and not per_layer_weights:
