@@ -33,7 +33,7 @@ import numpy as np
 from flax import nnx
 from jax.sharding import PartitionSpec as P
 
-from tailjax.model import sharding
+from tailjax.model import sharding, speed
 from tailjax.model.cache_attention import SEQ_AXIS, restack, unstack
 from tailjax.model.qwen2 import CACHE_AXES
 from tailjax.sampling import pick
@@ -106,14 +106,18 @@ def decode_windows(length: int, max_new_tokens: int, first: int = FIRST_WINDOW) 
 
 
 def _window(cache, size: int):
-    """The first `size` slots of every cache array, one array per layer (a copy; made once per
-    phase): the loops carry per-layer arrays, which the attention reads in place."""
-    return unstack({name: jax.lax.slice_in_dim(c, 0, size, axis=SEQ_AXIS[name])
-                    for name, c in cache.items()})
+    """The first `size` slots of every cache array (a copy; made once per phase). On the CPU
+    fast path (model/speed.py) one array per layer: XLA:CPU copies a layer out of a stacked
+    array before every read, and the loops would do that on every step."""
+    window = {name: jax.lax.slice_in_dim(c, 0, size, axis=SEQ_AXIS[name])
+              for name, c in cache.items()}
+    return unstack(window) if speed.fast_paths() else window
 
 
 def _put_window(cache, window):
-    window = restack(window)
+    """`cache` with `window` (from `_window`) written back over its first slots."""
+    if isinstance(window["k"], tuple):
+        window = restack(window)
     return {name: jax.lax.dynamic_update_slice_in_dim(c, window[name], 0, axis=SEQ_AXIS[name])
             for name, c in cache.items()}
 
@@ -134,7 +138,8 @@ def _decode(graphdef, state, cache, ids, prompt_lens, active, key, ends, pad_id,
             first_window: int, fuse: bool):
     """The compiled body: prefill the left-padded prompts, then decode until done."""
     model = nnx.merge(graphdef, state)
-    layers = model.layer_list(fuse)  # sliced (and joined) once here, not on every step
+    # The CPU fast path slices (and joins) each layer's weights once here, not on every step.
+    layers = model.layer_list(fuse) if speed.fast_paths() else None
     rows, length = ids.shape
     first = length - prompt_lens  # the slot of each row's first real prompt token
     kv_mask = jnp.arange(length + max_new_tokens)[None, :] >= first[:, None]
@@ -201,7 +206,16 @@ def _prefill(model, layers, cache, ids, positions, kv_mask, chunk: int, vocab: i
 
 
 def _decode_apart(graphdef, state, cache, ids, prompt_lens, active, key, *scalars,
-                  rows_apart: tuple[str, ...], **static):
+                  rows_apart: tuple[str, ...], fast_paths: bool, **static):
+    """`_decode` traced with the CPU fast paths on or off (`speed.use_fast_paths`), and with the
+    rows split over the mesh axes `rows_apart`."""
+    with speed.use_fast_paths(fast_paths):
+        return _decode_rows_apart(graphdef, state, cache, ids, prompt_lens, active, key, *scalars,
+                                  rows_apart=rows_apart, **static)
+
+
+def _decode_rows_apart(graphdef, state, cache, ids, prompt_lens, active, key, *scalars,
+                       rows_apart: tuple[str, ...], **static):
     """`_decode`, with the rows split over the mesh axes `rows_apart` (where the parameters are
     replicated) decoding each in its own loop: no collective per step for `all(done)` and each
     shard stops when its own rows are done. Other mesh axes (fsdp, tensor) stay automatic."""
@@ -225,7 +239,7 @@ _decode_jit = jax.jit(
     _decode_apart,
     static_argnums=(0,),
     static_argnames=("rows_apart", "max_new_tokens", "sample", "chunk", "vocab", "first_window",
-                     "fuse"),
+                     "fast_paths", "fuse"),
     donate_argnames=("cache",),
 )
 
@@ -247,7 +261,9 @@ class Decoder:
         self.first_window = first_window
         # Mesh axes whose shards of rows decode in their own loops (see `_decode_apart`).
         self._rows_apart = sharding.replica_axes(self.mesh)
-        self.fuse_projections = _fuse_projections(self.mesh, self._rows_apart)
+        # The CPU speed paths (model/speed.py), decided once for the mesh's devices.
+        self.fast_paths = speed.fast_paths(self.mesh.devices.flat[0].platform)
+        self.fuse_projections = self.fast_paths and _weights_whole(self.mesh, self._rows_apart)
         self._graphdef, self._state = nnx.split(model)
         self._init_cache = model.init_cache
         self._cache = None
@@ -294,7 +310,7 @@ class Decoder:
                 max_new_tokens=int(max_new_tokens), sample=temperature > 0,
                 chunk=_prefill_chunk(rows, length, self.config.vocab_size),
                 vocab=self.config.vocab_size, first_window=self.first_window,
-                rows_apart=self._rows_apart,
+                rows_apart=self._rows_apart, fast_paths=self.fast_paths,
                 fuse=self.fuse_projections)
         self._cache = cache
         out, lengths, truncated = (_to_host(x)[:n] for x in (out, lengths, truncated))
@@ -367,16 +383,13 @@ def _check_request(prompts, max_new_tokens, end_ids, temperature, top_p, key, vo
                          "pass key=jax.random.key(seed)")
 
 
-def _fuse_projections(mesh, rows_apart: tuple[str, ...]) -> bool:
-    """Whether the decode loop joins q/k/v and gate/up into one matmul each (`layer_list`).
-
-    On the CPU, where a small matmul costs mostly its dispatch (+3-5% tokens/s on the micro
-    benchmark), and only with those weights whole on each device. Accelerators keep the separate
-    weights: the joined copies would take ~70% of the weights' memory again for the call.
+def _weights_whole(mesh, rows_apart: tuple[str, ...]) -> bool:
+    """Whether every device holds the whole weights, so the CPU fast path may join q/k/v and
+    gate/up into one matmul each (`layer_list(fuse=True)`; a joined split weight would have to be
+    resharded). The joined copies take ~70% of the weights' memory again for the call, which is
+    why accelerators, off the fast path, keep the separate weights.
     rows_apart: the mesh axes along which every parameter is replicated.
     """
-    if any(d.platform != "cpu" for d in mesh.devices.flat):
-        return False
     return mesh.size == math.prod(mesh.shape[a] for a in rows_apart)
 
 

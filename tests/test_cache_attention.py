@@ -7,6 +7,7 @@ import jax.numpy as jnp
 
 from tailjax.model import cache_attention as ca
 from tailjax.model.kernels import attention
+from tailjax.model.speed import use_fast_paths
 
 B, HEADS, KV, HD, LAYERS, SLOTS = 3, 6, 2, 8, 2, 20
 
@@ -21,22 +22,25 @@ def filled_cache(rng):
     return cache, k, v
 
 
+@pytest.mark.parametrize("fast", [True, False])  # model/speed.py: folded matmuls or einsums
 @pytest.mark.parametrize("t", [1, 3, 12])  # 12 > FEW_QUERIES: the prefill route
-def test_matches_the_general_kernel_with_grouped_heads_and_a_mask(t):
-    rng = np.random.default_rng(t)
-    cache, k, v = filled_cache(rng)
-    q = jnp.asarray(rng.standard_normal((B, t, HEADS, HD)).astype(np.float32))
-    mask = jnp.asarray(rng.random((B, t, SLOTS)) < 0.6).at[:, :, 0].set(True)
-    for layer in range(LAYERS):
-        expected = attention(q, jnp.asarray(k[layer]), jnp.asarray(v[layer]), mask)
-        stacked = ca.cache_attention(q, cache["k"], cache["v"], layer, mask)
-        split = ca.unstack(cache)
-        per_layer = ca.cache_attention(q, split["k"], split["v"], layer, mask)
-        np.testing.assert_allclose(stacked, expected, atol=1e-5)
-        np.testing.assert_allclose(per_layer, expected, atol=1e-5)
-    # the mask matters: attending everywhere gives another answer
-    everywhere = ca.cache_attention(q, cache["k"], cache["v"], 0, jnp.ones_like(mask))
-    assert not np.allclose(everywhere, attention(q, jnp.asarray(k[0]), jnp.asarray(v[0]), mask))
+def test_matches_the_general_kernel_with_grouped_heads_and_a_mask(t, fast):
+    with use_fast_paths(fast):
+        rng = np.random.default_rng(t)
+        cache, k, v = filled_cache(rng)
+        q = jnp.asarray(rng.standard_normal((B, t, HEADS, HD)).astype(np.float32))
+        mask = jnp.asarray(rng.random((B, t, SLOTS)) < 0.6).at[:, :, 0].set(True)
+        for layer in range(LAYERS):
+            expected = attention(q, jnp.asarray(k[layer]), jnp.asarray(v[layer]), mask)
+            stacked = ca.cache_attention(q, cache["k"], cache["v"], layer, mask)
+            split = ca.unstack(cache)
+            per_layer = ca.cache_attention(q, split["k"], split["v"], layer, mask)
+            np.testing.assert_allclose(stacked, expected, atol=1e-5)
+            np.testing.assert_allclose(per_layer, expected, atol=1e-5)
+        # the mask matters: attending everywhere gives another answer
+        everywhere = ca.cache_attention(q, cache["k"], cache["v"], 0, jnp.ones_like(mask))
+        assert not np.allclose(everywhere,
+                               attention(q, jnp.asarray(k[0]), jnp.asarray(v[0]), mask))
 
 
 def test_write_puts_new_keys_and_values_at_their_slots_in_both_forms():
