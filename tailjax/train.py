@@ -285,13 +285,14 @@ def main(argv: Sequence[str] | None = None, *, as_program: bool = False) -> int:
     args = build_parser().parse_args(argv)
     from tailjax import distributed
     from tailjax.host import use_cpu_devices
+    from tailjax.model.speed import fast_paths
 
     try:
         cfg = load_config(args.config, args.set)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    use_cpu_devices(cfg.mesh.cpu_devices, huge_pages=as_program)
+    use_cpu_devices(cfg.mesh.cpu_devices, huge_pages=as_program and fast_paths(backend="cpu"))
     try:
         distributed.initialize_from_args(args)  # bad flags are user errors too
         train(cfg, progress=not args.no_progress)
