@@ -28,6 +28,9 @@ class ModelConfig:
     dtype: str = "bfloat16"       # compute dtype; master weights stay float32
     remat: str = "none"           # recompute activations in the backward pass: none, full, dots
     scan_layers: bool | None = None  # lax.scan over layers; None: scan off the CPU fast paths
+    # The training forward's attention: auto (per platform and row length), xla, blockwise,
+    # splash (TPU), cudnn (GPU, one sequence per row), pallas_gpu (GPU); see model/attention.py.
+    attention: str = "auto"
 
 
 @dataclass
@@ -200,13 +203,14 @@ def _set_dotted(tree: dict, assignment: str):
 
 
 def _validate(cfg: Config):
-    from tailjax.model.qwen2_config import PRESETS, REMAT_MODES, Qwen2Config, preset
+    from tailjax.model.qwen2_config import (ATTENTION_BACKENDS, PRESETS, REMAT_MODES, Qwen2Config,
+                                            preset)
 
     if cfg.model.preset not in PRESETS:
         raise ValueError(f"model.preset {cfg.model.preset!r} is unknown; choose one of "
                          f"{', '.join(PRESETS)}")
     # Set by model.* and eval.* keys instead:
-    runtime = ("dtype", "param_dtype", "scan_layers", "remat", "attn_logit_scale")
+    runtime = ("dtype", "param_dtype", "scan_layers", "remat", "attn_logit_scale", "attention")
     shape_keys = [f.name for f in dataclasses.fields(Qwen2Config) if f.name not in runtime]
     for key in cfg.model.overrides:
         if key not in shape_keys:
@@ -217,6 +221,12 @@ def _validate(cfg: Config):
     if cfg.model.remat not in REMAT_MODES:
         raise ValueError(f"model.remat {cfg.model.remat!r} is unknown; choose one of "
                          f"{', '.join(REMAT_MODES)}")
+    if cfg.model.attention not in ATTENTION_BACKENDS:
+        raise ValueError(f"model.attention {cfg.model.attention!r} is unknown; choose one of "
+                         f"{', '.join(ATTENTION_BACKENDS)}")
+    if cfg.model.attention == "cudnn" and cfg.data.pack:
+        raise ValueError("model.attention cudnn takes rows of one sequence, and data.pack puts "
+                         "several in a row; set data.pack false, or use pallas_gpu")
     if cfg.model.dtype not in DTYPES:
         raise ValueError(f"model.dtype {cfg.model.dtype!r} is unknown; choose one of "
                          f"{', '.join(DTYPES)}")

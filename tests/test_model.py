@@ -98,12 +98,14 @@ ENCODINGS = {
 }
 
 
+@pytest.mark.parametrize("attention", ["auto", "blockwise"])
 @pytest.mark.parametrize("layers", ["scan", "fused"])
 @pytest.mark.parametrize("encoding", ENCODINGS)
-def test_every_position_encoding_decodes_as_it_trains(encoding, layers):
-    """The training forward and the KV-cache decoder give the same logits (left padding, a
-    window shorter than the prompt, 5 cached steps) for each opt-in encoding."""
-    model = small_model(scan_layers=layers == "scan", **ENCODINGS[encoding])
+def test_every_position_encoding_decodes_as_it_trains(encoding, layers, attention):
+    """The training forward (by the CPU's attention backend, xla, or by blockwise) and the
+    KV-cache decoder give the same logits (left padding, a window shorter than the prompt, 5
+    cached steps) for each opt-in encoding."""
+    model = small_model(scan_layers=layers == "scan", attention=attention, **ENCODINGS[encoding])
     check_cached_equals_forward(model, layers == "fused")
     _, ids, pos, seg = packed_inputs([T])
     rope = np.asarray(forward(small_model(), ids, pos, seg))
@@ -116,7 +118,7 @@ def test_every_position_encoding_decodes_as_it_trains(encoding, layers):
 
 
 def test_nope_ignores_positions_and_hybrid_local_heads_see_their_window_only():
-    from tailjax.model.qwen2 import _training_masks
+    from tailjax.model.attention import training_masks
 
     _, ids, pos, seg = packed_inputs([T])
     nope = small_model(**ENCODINGS["nope"])
@@ -126,7 +128,7 @@ def test_nope_ignores_positions_and_hybrid_local_heads_see_their_window_only():
     hybrid = small_model(**ENCODINGS["hybrid"])
     assert np.abs(np.asarray(forward(hybrid, ids, shuffled, seg) -
                              forward(hybrid, ids, pos, seg))).max() > 1e-3
-    full, _ = _training_masks(1, 6, None, hybrid.config)
+    full, _ = training_masks(1, 6, None, hybrid.config)
     assert full.shape == (1, 2, 6, 6)  # one mask per kv head
     local, global_ = np.asarray(full[0, 0]), np.asarray(full[0, 1])
     np.testing.assert_array_equal(global_, np.tril(np.ones((6, 6), bool)))

@@ -24,6 +24,8 @@ Position encoding (`Qwen2Config.position_encoding`): "rope" is Qwen2's; "nope" a
 trained from scratch, applied alike in the training forward and with a cache.
 
 segment_ids [b, t]: tokens attend only (causally) within their own segment; 0 marks padding.
+The training forward's attention goes through model/attention.py, by the backend that
+`Qwen2Config.attention` names (auto: one per platform and row length).
 With a cache (from `init_cache`, or that cache split per layer by `cache_attention.unstack`, the
 form the CPU fast path's decode loop carries), the t new tokens' keys/values are written to slots
 [cache_index, cache_index + t) and query i attends to slots j <= cache_index + i where
@@ -38,9 +40,10 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from tailjax.model import attention
 from tailjax.model.cache_attention import (KEY_CACHE_AXES, VALUE_CACHE_AXES, cache_attention,
                                            cache_shapes, cache_slots, write_cache)
-from tailjax.model.kernels import attention, dense
+from tailjax.model.kernels import dense
 from tailjax.model.qwen2_config import PRESETS, Qwen2Config, preset  # noqa: F401 (re-exported)
 from tailjax.model.sharding import constrain, is_shape_axes, tree_shardings
 from tailjax.model.speed import fast_paths
@@ -106,7 +109,7 @@ _init_params_jit = jax.jit(init_params, static_argnums=0)
 
 def _init_key(cfg: Qwen2Config) -> Qwen2Config:
     """The config with the fields that do not change initialization reset (fewer recompiles)."""
-    return cfg.replace(dtype="float32", scan_layers=None, remat="none")
+    return cfg.replace(dtype="float32", scan_layers=None, remat="none", attention="auto")
 
 
 def _param(value, spec) -> nnx.Param:
@@ -181,7 +184,7 @@ class Qwen2(nnx.Module):
         x = constrain(x, ("batch", "seq", "act_embed"))
         cos, sin = rope_tables(positions, cfg.head_dim, cfg.rope_theta, dtype)
         if cache is None:
-            masks = _training_masks(b, t, segment_ids, cfg, prompt_mask)
+            masks = attention.prepare(cfg, b, t, segment_ids, prompt_mask)
         else:
             if cache_index is None:
                 raise ValueError("cached decoding needs cache_index")
@@ -315,32 +318,6 @@ def encode_positions(q, k, cos, sin, cfg):
     return q, k
 
 
-def _training_masks(b, t, segment_ids, cfg, prompt_mask=None):
-    """(full, sliding) [b, t, t] masks: causal, within one segment, padding (segment 0) masked."""
-    idx = jnp.arange(t)
-    full = jnp.broadcast_to(idx[None, :] <= idx[:, None], (b, t, t))
-    if segment_ids is not None:
-        seg = segment_ids
-        full = full & (seg[:, :, None] == seg[:, None, :]) & (seg[:, None, :] != 0)
-    return (_per_head(full, idx, idx, cfg, prompt_mask),
-            _per_head(_windowed(full, idx, idx, cfg), idx, idx, cfg, prompt_mask))
-
-
-def _per_head(mask, q_idx, k_idx, cfg, prompt_mask=None):
-    """mask [b, t, s] -> [b, kv_heads, t, s] with hybrid's local heads limited to their window
-    (query slot - key slot < local_window, or prompt_window at prompt_mask's queries; within a
-    row, slots and positions differ by a constant). Other encodings keep one mask for all
-    heads."""
-    if mask is None or cfg.position_encoding != "hybrid":
-        return mask
-    window = jnp.full(mask.shape[:2], cfg.local_window)
-    if prompt_mask is not None and cfg.prompt_window:
-        window = jnp.where(prompt_mask, cfg.prompt_window, window)
-    near = (q_idx[:, None] - k_idx[None, :])[None] < window[:, :, None]   # [b, t, s]
-    local = jnp.asarray(cfg.local_kv_heads)[None, :, None, None]
-    return mask[:, None] & (near[:, None] | ~local)
-
-
 def _cache_masks(b, t, max_len, cache_index, kv_mask, cfg, prompt_mask=None):
     """(full, sliding) [b, t, max_len] masks over the cache slots for the t new queries."""
     slots = jnp.arange(max_len)
@@ -348,19 +325,15 @@ def _cache_masks(b, t, max_len, cache_index, kv_mask, cfg, prompt_mask=None):
     full = jnp.broadcast_to(slots[None, :] <= q_slots[:, None], (b, t, max_len))
     if kv_mask is not None:
         full = full & kv_mask[:, None, :]
-    return (_per_head(full, q_slots, slots, cfg, prompt_mask),
-            _per_head(_windowed(full, q_slots, slots, cfg), q_slots, slots, cfg, prompt_mask))
-
-
-def _windowed(mask, q_idx, k_idx, cfg):
-    """transformers' sliding window: key k is visible to query q when q - k < window."""
-    if not any(cfg.sliding_layers):
-        return None
-    return mask & ((q_idx[:, None] - k_idx[None, :]) < cfg.sliding_window)[None]
+    return (attention.per_head(full, q_slots, slots, cfg, prompt_mask),
+            attention.per_head(attention.windowed(full, q_slots, slots, cfg), q_slots, slots, cfg,
+                               prompt_mask))
 
 
 def _decoder_layer(x, p, cos, sin, mask, cfg, kv_all=None, layer=None, cache_index=None):
-    """One pre-norm decoder layer. With a cache, writes this layer's new keys/values into
+    """One pre-norm decoder layer. Without a cache, `mask` is the forward's
+    attention.AttentionInputs and the layer attends through `attention.attend`. With a cache,
+    `mask` is this layer's [b, (kv,) t, slots] mask; the layer writes its new keys/values into
     kv_all = (k, v) (layouts in CACHE_AXES) at (layer, cache_index) and attends over all slots."""
     h = rms_norm(x, p["attn_norm"], cfg.rms_norm_eps)
     q, k, v = _projections(h, p, cfg)
@@ -372,7 +345,7 @@ def _decoder_layer(x, p, cos, sin, mask, cfg, kv_all=None, layer=None, cache_ind
         kv_all = write_cache(*kv_all, k, v, layer, cache_index)
         attn = cache_attention(q, *kv_all, layer, mask)
     else:
-        attn = attention(q, k, v, mask)
+        attn = attention.attend(q, k, v, mask, cfg, attention.layer_slides(cfg, layer))
     x = x + dense(attn, p["o"], "btnh,nhd->btd")
     h = rms_norm(x, p["mlp_norm"], cfg.rms_norm_eps)
     if "gate_up" in p:  # joined by the CPU fast path (`Qwen2.layer_list(fuse=True)`)
@@ -419,11 +392,14 @@ _REMAT_POLICIES = {
 
 def _run_layers(x, layer_params, cos, sin, masks, cfg, cache, cache_index):
     """All decoder layers, by lax.scan over the stacked weights or by an unrolled loop (the CPU
-    fast path's default, model/speed.py; per-layer weights or cache are always unrolled)."""
-    full_mask, sliding_mask = masks
+    fast path's default, model/speed.py; per-layer weights or cache are always unrolled).
+    masks: attention.AttentionInputs without a cache; (full, sliding) cache masks with one."""
     sliding = jnp.asarray(cfg.sliding_layers)
 
     def layer_fn(x, p, kv_all, layer):
+        if cache is None:
+            return _decoder_layer(x, p, cos, sin, masks, cfg, None, layer, cache_index)
+        full_mask, sliding_mask = masks
         mask = full_mask if sliding_mask is None else jnp.where(sliding[layer], sliding_mask,
                                                                 full_mask)
         return _decoder_layer(x, p, cos, sin, mask, cfg, kv_all, layer, cache_index)

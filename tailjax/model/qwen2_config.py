@@ -29,6 +29,8 @@ REMAT_MODES = ("none", "full", "dots")
 #           the other heads global with no position encoding (arXiv 2404.12224's RoPE/NoPE mix).
 POSITION_ENCODINGS = ("rope", "nope", "hybrid")
 LAYER_TYPES = ("full_attention", "sliding_attention")
+# How the training forward computes attention (model/attention.py says what each is and does).
+ATTENTION_BACKENDS = ("auto", "xla", "blockwise", "splash", "cudnn", "pallas_gpu")
 DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -63,6 +65,7 @@ class Qwen2Config:
     param_dtype: str = "float32"   # storage dtype of the parameters
     scan_layers: bool | None = None  # lax.scan over layers; None = scan except on the CPU
     remat: str = "none"            # activation checkpointing per layer: none | full | dots
+    attention: str = "auto"        # the training forward's attention backend: ATTENTION_BACKENDS
     # Multiplies the attention logits of every head that attends beyond a window (all heads but
     # hybrid's local ones); > 1 sharpens attention over contexts longer than those trained on.
     attn_logit_scale: float = 1.0
@@ -82,6 +85,9 @@ class Qwen2Config:
             raise ValueError(f"head_dim {self.head_dim} must be even for rotary embeddings")
         if self.remat not in REMAT_MODES:
             raise ValueError(f"remat {self.remat!r} is not one of {', '.join(REMAT_MODES)}")
+        if self.attention not in ATTENTION_BACKENDS:
+            raise ValueError(f"attention {self.attention!r} is not one of "
+                             f"{', '.join(ATTENTION_BACKENDS)}")
         for name in ("dtype", "param_dtype"):
             if getattr(self, name) not in DTYPES:
                 raise ValueError(f"{name} {getattr(self, name)!r} is not one of "
