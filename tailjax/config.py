@@ -210,7 +210,8 @@ def _validate(cfg: Config):
         raise ValueError(f"model.preset {cfg.model.preset!r} is unknown; choose one of "
                          f"{', '.join(PRESETS)}")
     # Set by model.* and eval.* keys instead:
-    runtime = ("dtype", "param_dtype", "scan_layers", "remat", "attn_logit_scale", "attention")
+    runtime = ("dtype", "param_dtype", "scan_layers", "remat", "attn_logit_scale", "attention",
+               "packed_rows")
     shape_keys = [f.name for f in dataclasses.fields(Qwen2Config) if f.name not in runtime]
     for key in cfg.model.overrides:
         if key not in shape_keys:

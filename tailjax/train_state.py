@@ -27,7 +27,8 @@ def model_config(cfg: Config, allow_missing_init: bool = False):
     from tailjax.model.qwen2_config import Qwen2Config
 
     runtime = dict(dtype=cfg.model.dtype, param_dtype="float32", remat=cfg.model.remat,
-                   scan_layers=cfg.model.scan_layers, attention=cfg.model.attention)
+                   scan_layers=cfg.model.scan_layers, attention=cfg.model.attention,
+                   packed_rows=cfg.data.pack)
     if cfg.model.init and not (allow_missing_init and not resolve(cfg.model.init).is_dir()):
         hf = _checkpoint_arch(cfg.model.init)
     else:

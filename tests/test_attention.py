@@ -187,7 +187,8 @@ def test_auto_picks_per_platform_and_row_length():
     assert choose("cpu", bf16, 32768, segmented=True) == "blockwise"
     assert choose("tpu", bf16, 512, segmented=True) == "splash"
     assert choose("gpu", bf16, 512, segmented=False) == "cudnn"
-    assert choose("gpu", bf16, 512, segmented=True) == "pallas_gpu"
+    assert choose("gpu", bf16, 512, segmented=True) == "pallas_gpu"  # rows may be packed
+    assert choose("gpu", bf16.replace(packed_rows=False), 512, segmented=True) == "cudnn"
     # float32 compute keeps XLA's float32 products; features a kernel lacks fall back
     assert choose("tpu", f32, 8192, segmented=True) == "blockwise"
     hybrid = bf16.replace(**HYBRID, prompt_window=2)
@@ -200,10 +201,12 @@ def test_auto_picks_per_platform_and_row_length():
     # named backends are taken as named, or refused with the reason and the fix
     assert choose("cpu", f32.replace(attention="splash"), 512, segmented=True) == "splash"
     for cfg, prompt, match in [
-            (f32.replace(attention="cudnn"), False, "cudnn: cuDNN flash attention takes "
-                                                    "bfloat16 or float16 only"),
+            (bf16.replace(attention="cudnn"), False, "cudnn: cuDNN takes rows of one sequence"),
+            (f32.replace(attention="cudnn", packed_rows=False), False,
+             "cudnn: cuDNN flash attention takes bfloat16 or float16 only"),
             (hybrid.replace(attention="splash"), True, "splash: hybrid's prompt_window"),
-            (hybrid.replace(attention="cudnn"), False, "cudnn: cuDNN takes one window"),
+            (hybrid.replace(attention="cudnn", packed_rows=False), False,
+             "cudnn: cuDNN takes one window"),
             (sliding.replace(attention="pallas_gpu"), False, "pallas_gpu: Pallas GPU attention "
                                                              "has no window")]:
         with pytest.raises(ValueError, match="model.attention " + match):

@@ -20,11 +20,12 @@ Backends (`Qwen2Config.attention`, the config's `model.attention`):
   splash     TPU: jax's Pallas splash attention (model/attention_splash.py). Not hybrid's
              prompt_window.
   cudnn      GPU: cuDNN flash attention via jax.nn.dot_product_attention (model/attention_gpu.py)
-             for rows of one sequence (data.pack false); bfloat16/float16; not hybrid.
+             for rows of one sequence then padding (`Qwen2Config.packed_rows` false: data.pack
+             false); bfloat16/float16; not hybrid.
   pallas_gpu GPU: jax's Pallas GPU flash attention with segment ids, for packed rows; no windows.
-  auto       `choose_backend`: a fused kernel of the platform (TPU splash; GPU cudnn without
-             segment ids, pallas_gpu with them) for bfloat16/float16 compute when it can express
-             the config; else xla up to XLA_MAX_TOKENS tokens per row and blockwise above.
+  auto       `choose_backend`: a fused kernel of the platform (TPU splash; GPU cudnn for rows of
+             one sequence, pallas_gpu for packed rows) for bfloat16/float16 compute when it can
+             express the config; else xla up to XLA_MAX_TOKENS tokens per row, blockwise above.
 
 A backend asked for by name that cannot compute the config raises ValueError naming the
 feature and the fix; `auto` never picks one. Fused kernels run per shard (`jax.shard_map`) under
@@ -47,8 +48,10 @@ from tailjax.model.kernels import attention as materialized_attention
 from tailjax.model.sharding import logical_to_spec
 
 # auto, off a fused kernel: materialized masks up to this many tokens per row (the CPU demo's 512
-# among them), blockwise above. At 2048 tokens a layer's float32 scores are 16 MiB per head.
-XLA_MAX_TOKENS = 2048
+# among them), blockwise above. On this 2-core CPU (4 heads x 32, float32, forward + backward of
+# 2048 tokens) xla took 0.12-0.14 s at 1024-token rows against blockwise's 0.14-0.18 s, and
+# 0.25-0.26 s at 2048 against 0.16-0.19 s; blockwise's memory is smaller at every length.
+XLA_MAX_TOKENS = 1024
 GPU_PLATFORMS = ("gpu", "cuda")
 
 
@@ -116,12 +119,17 @@ def _pick(sliding, if_sliding, otherwise):
 
 # ---- choosing a backend -------------------------------------------------------------------------
 
-def unsupported(backend: str, cfg, *, prompt_windowed: bool = False) -> str | None:
+def unsupported(backend: str, cfg, *, segmented: bool = False,
+                prompt_windowed: bool = False) -> str | None:
     """Why `backend` cannot compute cfg's attention (with the fix), or None when it can.
 
-    prompt_windowed: hybrid's prompt_window applies (a prompt_mask is given).
+    segmented: segment ids are given. prompt_windowed: hybrid's prompt_window applies (a
+    prompt_mask is given).
     """
     hybrid = cfg.position_encoding == "hybrid"
+    if backend == "cudnn" and segmented and cfg.packed_rows:
+        return ("cuDNN takes rows of one sequence (lengths, no segment ids) and rows may be "
+                "packed; set data.pack false (Qwen2Config.packed_rows), or use pallas_gpu")
     if backend == "splash" and prompt_windowed:
         return ("hybrid's prompt_window depends on each row's prompt, which splash's static "
                 "masks cannot express; use blockwise (or auto)")
@@ -142,12 +150,14 @@ def choose_backend(platform: str, cfg, seq_len: int, *, segmented: bool,
     """The backend for cfg.attention on `platform` (jax.default_backend()'s name) and rows of
     `seq_len` tokens; a pure function of its arguments.
 
-    segmented: segment ids are given (rows may be packed). prompt_windowed: see `unsupported`.
+    segmented: segment ids are given (packed rows unless cfg.packed_rows is false).
+    prompt_windowed: see `unsupported`.
     Raises ValueError (one line: the backend, the feature, the fix) when a backend named in the
     config cannot compute it.
     """
     if cfg.attention != "auto":
-        reason = unsupported(cfg.attention, cfg, prompt_windowed=prompt_windowed)
+        reason = unsupported(cfg.attention, cfg, segmented=segmented,
+                             prompt_windowed=prompt_windowed)
         if reason:
             raise ValueError(f"model.attention {cfg.attention}: {reason}")
         return cfg.attention
@@ -155,11 +165,11 @@ def choose_backend(platform: str, cfg, seq_len: int, *, segmented: bool,
     if platform == "tpu":
         fused = "splash"
     elif platform in GPU_PLATFORMS:
-        fused = "pallas_gpu" if segmented else "cudnn"
+        fused = "pallas_gpu" if segmented and cfg.packed_rows else "cudnn"
     # float32 compute stays on XLA, whose matmuls ask for float32 products (kernels.
     # precision_for); the fused kernels leave the precision at the device's default.
     if fused and cfg.compute_dtype != jnp.float32 and not unsupported(
-            fused, cfg, prompt_windowed=prompt_windowed):
+            fused, cfg, segmented=segmented, prompt_windowed=prompt_windowed):
         return fused
     return "xla" if seq_len <= XLA_MAX_TOKENS else "blockwise"
 

@@ -3,7 +3,8 @@
 - `cudnn`: `jax.nn.dot_product_attention(..., implementation='cudnn')`: causal, grouped-query
   heads as they are (k, v [b, s, kv_heads, hd]), a sliding window (`local_window_size`), and
   padding at the end of a row as query/key sequence lengths. Its public API takes no segment
-  ids, so a row must hold one sequence followed by padding (`data.pack: false`): the lengths are
+  ids, so a row must hold one sequence followed by padding (`data.pack: false`, which sets
+  `Qwen2Config.packed_rows` false; model/attention.py refuses cudnn otherwise): the lengths are
   the counts of non-zero segment ids, and a row that holds anything else (two segments, padding
   first) comes out NaN rather than silently attending across sequences. bfloat16/float16 only.
 - `pallas_gpu`: jax's Pallas GPU flash attention (`jax.experimental.pallas.ops.gpu.attention.

@@ -1,4 +1,6 @@
-"""The two compute kernels of the model: every weight matmul and every attention go through here.
+"""The two compute kernels of the model: every weight matmul goes through `dense`, and the
+materialized-mask attention through `attention` (the training forward's `xla` backend, see
+model/attention.py, and the KV cache's prefill).
 
 - `dense` is an einsum with the weight cast to x's dtype and float32 accumulation. With the CPU
   fast paths on (model/speed.py, the default on the CPU) it runs as model/fast_dense.py's 2-D

@@ -109,7 +109,8 @@ _init_params_jit = jax.jit(init_params, static_argnums=0)
 
 def _init_key(cfg: Qwen2Config) -> Qwen2Config:
     """The config with the fields that do not change initialization reset (fewer recompiles)."""
-    return cfg.replace(dtype="float32", scan_layers=None, remat="none", attention="auto")
+    return cfg.replace(dtype="float32", scan_layers=None, remat="none", attention="auto",
+                       packed_rows=True)
 
 
 def _param(value, spec) -> nnx.Param:

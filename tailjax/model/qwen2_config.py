@@ -66,6 +66,9 @@ class Qwen2Config:
     scan_layers: bool | None = None  # lax.scan over layers; None = scan except on the CPU
     remat: str = "none"            # activation checkpointing per layer: none | full | dots
     attention: str = "auto"        # the training forward's attention backend: ATTENTION_BACKENDS
+    # Rows may hold several sequences (data.pack). False (one sequence per row, then padding)
+    # lets attention run on cuDNN, which takes lengths rather than segment ids.
+    packed_rows: bool = True
     # Multiplies the attention logits of every head that attends beyond a window (all heads but
     # hybrid's local ones); > 1 sharpens attention over contexts longer than those trained on.
     attn_logit_scale: float = 1.0
