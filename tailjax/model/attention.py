@@ -1,7 +1,7 @@
 """The training forward's attention: one entry point, a backend per platform.
 
     inputs = prepare(cfg, batch, seq_len, segment_ids, prompt_mask)   # once per forward
-    out = attend(q, k, v, inputs, sliding)                           # in every layer
+    out = attend(q, k, v, inputs, cfg, sliding)                      # in every layer
 
 q [b, t, heads, hd], k and v [b, t, kv_heads, hd] (query head h reads kv head h // group, as
 transformers' repeat_kv does), out [b, t, heads, hd] in q's dtype. What a query sees, on every
@@ -28,7 +28,7 @@ Backends (`Qwen2Config.attention`, the config's `model.attention`):
              express the config; else xla up to XLA_MAX_TOKENS tokens per row, blockwise above.
 
 A backend asked for by name that cannot compute the config raises ValueError naming the
-feature and the fix; `auto` never picks one. Fused kernels run per shard (`jax.shard_map`) under
+feature and the fix; `auto` never picks such a backend. Fused kernels run per shard (`jax.shard_map`) under
 a mesh, since XLA cannot split a Pallas call; off their platform splash and pallas_gpu run in
 the Pallas interpreter (what the CPU tests use). splash, cudnn and pallas_gpu were tested only
 that way on the CPU (cudnn up to the call it hands over), never on a TPU or GPU here.
@@ -92,11 +92,11 @@ def attend(q: jax.Array, k: jax.Array, v: jax.Array, inputs: AttentionInputs, cf
         return materialized_attention(q, k, v, _pick(sliding, slid, full))
     if inputs.backend == "blockwise":
         full, slid = inputs.windows
-        if full is None and slid is not None and sliding is not False:
+        if full is None and slid is not None and not isinstance(sliding, bool):
             full = jnp.int32(attention_blockwise.NO_WINDOW)  # where(sliding, ...) needs both
         return attention_blockwise.attention(q, k, v, inputs.segment_ids,
                                              _pick(sliding, slid, full))
-    if sliding is True or sliding is False:
+    if isinstance(sliding, bool):
         return _fused(q, k, v, inputs, cfg, sliding)
     return lax.cond(sliding, lambda: _fused(q, k, v, inputs, cfg, True),
                     lambda: _fused(q, k, v, inputs, cfg, False))
@@ -114,7 +114,7 @@ def layer_slides(cfg, layer):
 def _pick(sliding, if_sliding, otherwise):
     if if_sliding is None or sliding is False:
         return otherwise
-    return jnp.where(sliding, if_sliding, otherwise)
+    return if_sliding if sliding is True else jnp.where(sliding, if_sliding, otherwise)
 
 
 # ---- choosing a backend -------------------------------------------------------------------------

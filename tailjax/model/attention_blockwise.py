@@ -1,10 +1,13 @@
 """Blockwise (flash) attention in plain JAX: memory that grows as T x block, not T x T.
 
 The `blockwise` backend of model/attention.py, and the one attention kernel this project writes
-itself. No library ships a memory-efficient attention that runs on the CPU (and anywhere XLA
-runs) with a custom VJP, segment ids, grouped-query heads and per-query windows: jax's
-`jax.nn.dot_product_attention(implementation='xla')` materializes the [T, S] scores, splash
-attention is a TPU (Pallas Mosaic) kernel, cuDNN and Pallas GPU attention are GPU kernels.
+itself, because nothing we can depend on gives a memory-efficient attention that runs on the
+CPU (and anywhere XLA runs) with a custom VJP, segment ids, grouped-query heads and per-query
+windows: jax's `jax.nn.dot_product_attention(implementation='xla')` materializes the [T, S]
+scores, and jax's memory-efficient kernels are platform kernels (splash: TPU; cuDNN and Pallas
+GPU attention: GPU). Pure-JAX flash attentions outside jax are either causal with a key padding
+mask only (lucidrains' flash-attention-jax: no segment ids, no windows) or written on another
+framework's named arrays (levanter's, on haliax).
 
 The algorithm is FlashAttention-2's (Dao, arXiv 2307.08691, Algorithms 1 and 2), written with
 lax loops instead of a fused kernel:
