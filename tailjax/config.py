@@ -56,6 +56,9 @@ class TrainConfig:
     epochs: float = 1.0
     batch_size: int = 32          # packed rows per optimizer step (global)
     micro_batches: int = 1        # gradient accumulation: batch_size = micro_batches * rows
+    # Loss from the whole float32 logits (0), or from chunks of this many positions whose logits
+    # the backward recomputes (tailjax.step): never [rows, T, vocab] floats at once.
+    loss_chunk: int = 0
     lr: float = 1e-3
     final_lr: float = 1e-4
     warmup_steps: int = 100
@@ -259,6 +262,9 @@ def _validate(cfg: Config):
         value = getattr(cfg.train, key)
         if value is not None and value <= 0:
             raise ValueError(f"train.{key} must be positive, got {value}")
+    if cfg.train.loss_chunk < 0:
+        raise ValueError(f"train.loss_chunk must be 0 (whole logits) or a positive number of "
+                         f"tokens, got {cfg.train.loss_chunk}")
     if cfg.data.max_length < 2:
         raise ValueError(f"data.max_length must be at least 2, got {cfg.data.max_length}")
 

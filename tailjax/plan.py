@@ -84,7 +84,7 @@ def plan(cfg) -> Plan:
     batch = {k: jax.ShapeDtypeStruct((rows, seq), jnp.float32 if k == "loss_mask" else jnp.int32,
                                      sharding=where.batch)
              for k in ("inputs", "targets", "loss_mask", "segment_ids", "positions")}
-    step = jit_train_step(where, tx, cfg.train.micro_batches)
+    step = jit_train_step(where, tx, cfg.train.micro_batches, cfg.train.loss_chunk)
     with jax.set_mesh(mesh):
         compiled = step.lower(params, opt_state, batch).compile()
     mem = compiled.memory_analysis()

@@ -16,6 +16,9 @@ converter and the sharding rules all use it). Per-layer weights are stacked on a
 Call contract:
     model(input_ids, positions=None, segment_ids=None) -> logits [b, t, vocab] float32
     model(input_ids, positions, cache=cache, cache_index=i, kv_mask=m) -> (logits, new_cache)
+    model(..., hidden_only=True) returns the final normed hidden states [b, t, d] (compute dtype)
+    in place of the logits; `model.output_head()` is the matrix that turns them into logits
+    (what the chunked loss, model/loss.py, takes).
     Either form takes prompt_mask [b, t] bool (True at the prompt's tokens but its last, which
     predicts the first completion token): hybrid's local heads see `prompt_window` tokens there.
 
@@ -41,6 +44,7 @@ from flax import nnx
 from tailjax.model.cache_attention import (KEY_CACHE_AXES, VALUE_CACHE_AXES, cache_attention,
                                            cache_shapes, cache_slots, write_cache)
 from tailjax.model.kernels import attention, dense
+from tailjax.model.loss import HEAD_SPECS
 from tailjax.model.qwen2_config import PRESETS, Qwen2Config, preset  # noqa: F401 (re-exported)
 from tailjax.model.sharding import constrain, is_shape_axes, tree_shardings
 from tailjax.model.speed import fast_paths
@@ -168,7 +172,8 @@ class Qwen2(nnx.Module):
         return tuple(map(_fused, layers)) if fuse else layers
 
     def __call__(self, input_ids, positions=None, segment_ids=None, *, cache=None,
-                 cache_index=None, kv_mask=None, layers=None, prompt_mask=None):
+                 cache_index=None, kv_mask=None, layers=None, prompt_mask=None,
+                 hidden_only=False):
         cfg = self.config
         dtype = cfg.compute_dtype
         b, t = input_ids.shape
@@ -193,12 +198,19 @@ class Qwen2(nnx.Module):
         x, new_cache = _run_layers(x, self.layers.arrays() if layers is None else layers, cos,
                                    sin, masks, cfg, cache, cache_index)
         x = rms_norm(x, self.final_norm[...], cfg.rms_norm_eps)
-        if cfg.tie_word_embeddings:
-            logits = dense(x, embed, "btd,vd->btv", out_dtype=jnp.float32)
-        else:
-            logits = dense(x, self.lm_head[...], "btd,dv->btv", out_dtype=jnp.float32)
+        if hidden_only:
+            return x if cache is None else (x, new_cache)
+        head, layout = self.output_head()
+        logits = dense(x, head, HEAD_SPECS[layout], out_dtype=jnp.float32)
         logits = constrain(logits, ("batch", "seq", "act_vocab"))
         return logits if cache is None else (logits, new_cache)
+
+    def output_head(self) -> tuple[jax.Array, str]:
+        """(output embedding, layout): lm_head [d, vocab] and "dv", or with tied embeddings the
+        input embedding [vocab, d] and "vd" (model/loss.py HEAD_SPECS gives each its einsum)."""
+        if self.config.tie_word_embeddings:
+            return self.embed[...], "vd"
+        return self.lm_head[...], "dv"
 
 
 # ---- models from parameter trees ---------------------------------------------------------------
