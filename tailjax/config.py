@@ -26,7 +26,9 @@ class ModelConfig:
     init: str | None = None       # HF dir or tailjax checkpoint to fine-tune; None = scratch
     tokenizer: str = "char"       # "char", "tail-bpe" (built in) or an HF tokenizer directory
     dtype: str = "bfloat16"       # compute dtype; master weights stay float32
-    remat: str = "none"           # recompute activations in the backward pass: none, full, dots
+    # Recompute activations in the backward pass: none, full, dots, or a MaxText-named policy
+    # (save_qkv_proj, ...); model/qwen2_config.py REMAT_MODES lists them, least memory first.
+    remat: str = "none"
     scan_layers: bool | None = None  # lax.scan over layers; None: scan off the CPU fast paths
 
 

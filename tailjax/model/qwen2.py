@@ -40,6 +40,7 @@ import math
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from jax.ad_checkpoint import checkpoint_name
 
 from tailjax.model.cache_attention import (KEY_CACHE_AXES, VALUE_CACHE_AXES, cache_attention,
                                            cache_shapes, cache_slots, write_cache)
@@ -386,6 +387,7 @@ def _decoder_layer(x, p, cos, sin, mask, cfg, kv_all=None, layer=None, cache_ind
     else:
         attn = attention(q, k, v, mask)
     x = x + dense(attn, p["o"], "btnh,nhd->btd")
+    x = checkpoint_name(x, "out_proj")  # x + o(attn): with the layer's input, o(attn) itself
     h = rms_norm(x, p["mlp_norm"], cfg.rms_norm_eps)
     if "gate_up" in p:  # joined by the CPU fast path (`Qwen2.layer_list(fuse=True)`)
         gate, up = jnp.split(dense(h, p["gate_up"], "btd,df->btf"), 2, axis=-1)
@@ -399,16 +401,18 @@ def _decoder_layer(x, p, cos, sin, mask, cfg, kv_all=None, layer=None, cache_ind
 
 def _projections(h, p, cfg):
     """The layer's queries [b, t, heads, hd], keys and values [b, t, kv_heads, hd], biases
-    added."""
+    added (named for the remat policies: query_proj, key_proj, value_proj, or qkv_proj)."""
     dtype = h.dtype
     if "qkv" in p:  # joined by the CPU fast path (`Qwen2.layer_list(fuse=True)`)
         qkv = dense(h, p["qkv"], "btd,dnh->btnh") + p["qkv_bias"].astype(dtype)
+        qkv = checkpoint_name(qkv, "qkv_proj")
         heads, kv = cfg.num_attention_heads, cfg.num_key_value_heads
         return tuple(jnp.split(qkv, [heads, heads + kv], axis=2))
     q = dense(h, p["q"], "btd,dnh->btnh") + p["q_bias"].astype(dtype)
     k = dense(h, p["k"], "btd,dkh->btkh") + p["k_bias"].astype(dtype)
     v = dense(h, p["v"], "btd,dkh->btkh") + p["v_bias"].astype(dtype)
-    return q, k, v
+    return (checkpoint_name(q, "query_proj"), checkpoint_name(k, "key_proj"),
+            checkpoint_name(v, "value_proj"))
 
 
 def _fused(p: dict) -> dict:
@@ -423,9 +427,26 @@ def _fused(p: dict) -> dict:
     }
 
 
+# What each Qwen2Config.remat mode (qwen2_config.REMAT_MODES) keeps of a layer for the backward
+# pass; everything else is recomputed from the layer's input. "none" applies no jax.checkpoint
+# (XLA keeps what autodiff needs). The save_* names and sets are MaxText's `remat_policy`
+# (layers/decoders.py), over the activations named with checkpoint_name above:
+#   query_proj, key_proj, value_proj (qkv_proj when joined)  [b, t, heads or kv, hd] each
+#   out_proj   the residual stream after attention's output projection  [b, t, d]
+# MaxText's save_dot_except_mlpwi also keeps the MLP's down projection; here nothing in the
+# backward reads it (it is only added to the residual stream), so that policy would equal
+# save_dot_except_mlp and is left out. Least memory (most recompute) first: full,
+# save_out_proj, save_qkv_proj, save_dot_except_mlp, dots, none.
+_QKV = ("query_proj", "key_proj", "value_proj", "qkv_proj")
+_save = jax.checkpoint_policies.save_only_these_names
 _REMAT_POLICIES = {
     "full": None,  # save nothing but the layer's inputs; recompute the layer in the backward
-    "dots": jax.checkpoint_policies.dots_with_no_batch_dims_saveable,  # keep weight matmuls
+    "save_out_proj": _save("out_proj"),
+    "save_qkv_proj": _save(*_QKV),
+    "save_dot_except_mlp": _save(*_QKV, "out_proj"),
+    # every weight matmul's output (no batch dims), attention's einsums recomputed: MaxText's
+    # "minimal"
+    "dots": jax.checkpoint_policies.dots_with_no_batch_dims_saveable,
 }
 
 
