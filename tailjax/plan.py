@@ -4,7 +4,9 @@ Compiles the config's training step ahead of time for a mesh of N virtual CPU de
 shapes only (jax.ShapeDtypeStruct; nothing is allocated and no checkpoint is read), and prints
 what each device holds: parameters, optimizer state, the batch, and the compiler's temporaries
 (activations, gradients, logits). The CPU compiler's buffer assignment stands in for the
-accelerator's, so read the figure as an estimate of the same program's footprint.
+accelerator's, so read the figure as an estimate of the same program's footprint. The step is
+traced with the model's plain code paths, the ones a GPU or TPU runs (model/speed.py), unless
+`--cpu-paths` asks for the CPU's.
 
 `plan_kv_cache` sizes the decoder's KV cache per device, from shapes only too (what `python -m
 tailjax.eval --plan` prints).
@@ -65,12 +67,17 @@ def _per_device_bytes(tree) -> float:
     return total
 
 
-def plan(cfg) -> Plan:
-    """Lower and compile cfg's training step for the current devices; the memory it needs."""
+def plan(cfg, cpu_paths: bool = False) -> Plan:
+    """Lower and compile cfg's training step for the current devices; the memory it needs.
+
+    cpu_paths: trace the model's CPU fast paths (model/speed.py) rather than the plain ones a
+    GPU or TPU runs.
+    """
     import jax
     import jax.numpy as jnp
 
     from tailjax.model import count_params, sharding
+    from tailjax.model.speed import use_fast_paths
     from tailjax.step import make_optimizer
     from tailjax.train_state import jit_train_step, layout, model_config
 
@@ -85,7 +92,7 @@ def plan(cfg) -> Plan:
                                      sharding=where.batch)
              for k in ("inputs", "targets", "loss_mask", "segment_ids", "positions")}
     step = jit_train_step(where, tx, cfg.train.micro_batches, cfg.train.loss_chunk)
-    with jax.set_mesh(mesh):
+    with jax.set_mesh(mesh), use_fast_paths(cpu_paths):
         compiled = step.lower(params, opt_state, batch).compile()
     mem = compiled.memory_analysis()
     weights, optimizer, batch_bytes = (_per_device_bytes(t) for t in (params, opt_state, batch))
@@ -189,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="devices of the target mesh (simulated as virtual CPU devices)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key (repeatable)")
+    p.add_argument("--cpu-paths", action="store_true",
+                   help="plan the CPU fast paths (what a CPU run compiles) instead of the "
+                        "plain paths of GPUs and TPUs")
     return p
 
 
@@ -204,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={args.devices}"
         from tailjax.config import load_config
 
-        result = plan(load_config(args.config, args.set))
+        result = plan(load_config(args.config, args.set), cpu_paths=args.cpu_paths)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
