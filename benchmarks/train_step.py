@@ -5,7 +5,8 @@
         --remat full --loss-chunk 512 --out results/train_step.jsonl          # a GPU or TPU
 
 The step is the one `python -m tailjax.train` runs (`tailjax.step.make_train_step`: the
-micro-batched loss, AdamW on float32 master weights, the model in --dtype), on random weights
+micro-batched loss, AdamW on float32 master weights, the model in --dtype; here without
+gradient clipping or a learning-rate schedule, which cost next to nothing), on random weights
 and random tokens packed like the data pipeline's rows: samples of random lengths (mean
 --mean-sample tokens, the ~860 Qwen2.5 tokens of a TAIL S trace) back to back, positions
 restarting per sample, the row's tail padding (segment 0). It compiles once, runs --warmup

@@ -282,9 +282,11 @@ def _real_share(cfg, sample: int) -> tuple[float | None, str, float | None]:
         return (PACKED_FILL, packed, None) if cfg.data.pack else (None, "not sampled", None)
     try:
         tokenizer = load_tokenizer(cfg.model.tokenizer)
-    except (ValueError, OSError) as e:
-        why = f"tokenizer {cfg.model.tokenizer} not loadable: {str(e).split(';')[0]}"
-        return (PACKED_FILL, packed, None) if cfg.data.pack else (None, why, None)
+    except (ValueError, OSError):
+        why = f"tokenizer {cfg.model.tokenizer} not loadable here"
+        if cfg.data.pack:
+            return PACKED_FILL, f"{packed}; samples per row not estimated, {why}", None
+        return None, why, None
     encoder = Encoder(tokenizer, cfg.data.max_length)
     means, weights, seen, kept = [], [], 0, 0
     for ds, weight in record_streams(cfg.data):
