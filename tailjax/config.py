@@ -26,7 +26,9 @@ class ModelConfig:
     init: str | None = None       # HF dir or tailjax checkpoint to fine-tune; None = scratch
     tokenizer: str = "char"       # "char", "tail-bpe" (built in) or an HF tokenizer directory
     dtype: str = "bfloat16"       # compute dtype; master weights stay float32
-    remat: str = "none"           # recompute activations in the backward pass: none, full, dots
+    # Recompute activations in the backward pass: none, full, dots, or a MaxText-named policy
+    # (save_qkv_proj, ...); model/qwen2_config.py REMAT_MODES lists them, least memory first.
+    remat: str = "none"
     scan_layers: bool | None = None  # lax.scan over layers; None: scan off the CPU fast paths
     # The training forward's attention: auto (per platform and row length), xla, blockwise,
     # splash (TPU), cudnn (GPU, one sequence per row), pallas_gpu (GPU); see model/attention.py.
@@ -59,6 +61,9 @@ class TrainConfig:
     epochs: float = 1.0
     batch_size: int = 32          # packed rows per optimizer step (global)
     micro_batches: int = 1        # gradient accumulation: batch_size = micro_batches * rows
+    # Loss from the whole float32 logits (0), or from chunks of this many positions whose logits
+    # the backward recomputes (tailjax.step): never [rows, T, vocab] floats at once.
+    loss_chunk: int = 0
     lr: float = 1e-3
     final_lr: float = 1e-4
     warmup_steps: int = 100
@@ -270,6 +275,9 @@ def _validate(cfg: Config):
         value = getattr(cfg.train, key)
         if value is not None and value <= 0:
             raise ValueError(f"train.{key} must be positive, got {value}")
+    if cfg.train.loss_chunk < 0:
+        raise ValueError(f"train.loss_chunk must be 0 (whole logits) or a positive number of "
+                         f"tokens, got {cfg.train.loss_chunk}")
     if cfg.data.max_length < 2:
         raise ValueError(f"data.max_length must be at least 2, got {cfg.data.max_length}")
 

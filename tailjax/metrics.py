@@ -18,7 +18,11 @@ PEAK_TFLOPS = {"TPU v4": 275.0, "TPU v5 lite": 197.0, "TPU v5e": 197.0, "TPU v5p
 
 
 def flops_per_token(model_cfg, seq_len: int) -> float:
-    """Training FLOPs per token: 6 x matmul parameters + the attention scores and values."""
+    """Model FLOPs of training per token (forward and backward): 6 N + 12 L T (heads x
+    head_dim), N the parameters that take part in a matmul (an untied input embedding is a
+    lookup and does not), L layers, T the row length (seq_len). PaLM's count (arXiv 2204.02311
+    appendix B), as MaxText reports it; it leaves out remat's recomputation and counts full
+    (not causal-halved) attention."""
     from tailjax.model.qwen2 import count_params
 
     n = count_params(model_cfg)

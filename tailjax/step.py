@@ -4,6 +4,11 @@ What `train`, `plan` and the benchmarks compile. The batch is split into micro-b
 token losses and token counts are summed before one divide; AdamW (warmup + decay to a final
 lr, weight decay, clipping) then updates the float32 master weights while the model computes in
 the configured dtype.
+
+`loss_chunk` (config `train.loss_chunk`) picks how the logits are made: 0 takes the model's
+whole float32 [rows, T, vocab] logits (the default, and what the demo measured); N > 0 computes
+them N positions at a time and recomputes them in the backward (model/loss.py
+`chunked_token_loss_sums`), so they never exist whole.
 """
 
 from __future__ import annotations
@@ -13,20 +18,28 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from tailjax.model.loss import token_loss_sums
+from tailjax.model.loss import chunked_token_loss_sums, token_loss_sums
 
 
-def loss_sums(graphdef, params, batch):
+def loss_sums(graphdef, params, batch, loss_chunk: int = 0):
     """(sum of token losses, number of loss tokens) of one batch; loss_mask weighs each token.
 
     batch: {"inputs", "targets", "positions", "segment_ids"} int32 [rows, T] and "loss_mask"
-    [rows, T] (see data.pipeline.Encoder). Both results are float32 scalars.
+    [rows, T] (see data.pipeline.Encoder). Both results are float32 scalars. loss_chunk: 0 =
+    from the whole logits, N > 0 = N positions at a time (see the module docstring).
     """
     model = nnx.merge(graphdef, params)
     # The prompt's tokens but its last carry no loss weight (see data.pipeline.Encoder).
     prompt = (batch["loss_mask"] == 0) & (batch["segment_ids"] != 0)
+    weights = batch["loss_mask"].astype(jnp.float32)
+    if loss_chunk:
+        hidden = model(batch["inputs"], batch["positions"], batch["segment_ids"],
+                       prompt_mask=prompt, hidden_only=True)
+        head, layout = model.output_head()
+        return chunked_token_loss_sums(hidden, head, batch["targets"], weights, loss_chunk,
+                                       layout)
     logits = model(batch["inputs"], batch["positions"], batch["segment_ids"], prompt_mask=prompt)
-    return token_loss_sums(logits, batch["targets"], batch["loss_mask"].astype(jnp.float32))
+    return token_loss_sums(logits, batch["targets"], weights)
 
 
 def split_micro(batch, micro_batches: int):
@@ -38,10 +51,11 @@ def split_micro(batch, micro_batches: int):
     return jax.tree.map(one, batch)
 
 
-def grads_and_loss(graphdef, params, batch, micro_batches: int):
+def grads_and_loss(graphdef, params, batch, micro_batches: int, loss_chunk: int = 0):
     """Gradient of the mean token loss over the whole batch, accumulated over micro-batches:
     token-loss sums and token counts are summed first and divided once at the end."""
-    grad_fn = jax.value_and_grad(lambda p, b: loss_sums(graphdef, p, b), has_aux=True)
+    grad_fn = jax.value_and_grad(lambda p, b: loss_sums(graphdef, p, b, loss_chunk),
+                                 has_aux=True)
     if micro_batches == 1:
         (loss_sum, count), grads = grad_fn(params, batch)
     else:
@@ -91,11 +105,11 @@ def decay_mask(params):
                                         for k in path)), params)
 
 
-def make_train_step(graphdef, tx, micro_batches: int):
+def make_train_step(graphdef, tx, micro_batches: int, loss_chunk: int = 0):
     """(params, opt_state, batch) -> (params, opt_state, {"loss", "grad_norm", "tokens"}): one
     optimizer step on the mean token loss of the batch (float32 scalar metrics)."""
     def step(params, opt_state, batch):
-        grads, loss, count = grads_and_loss(graphdef, params, batch, micro_batches)
+        grads, loss, count = grads_and_loss(graphdef, params, batch, micro_batches, loss_chunk)
         grad_norm = optax.tree.norm(grads)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
@@ -103,10 +117,10 @@ def make_train_step(graphdef, tx, micro_batches: int):
     return step
 
 
-def make_eval_step(graphdef):
+def make_eval_step(graphdef, loss_chunk: int = 0):
     """(params, batch) -> `loss_sums` of the batch, for validation."""
     def step(params, batch):
-        return loss_sums(graphdef, params, batch)
+        return loss_sums(graphdef, params, batch, loss_chunk)
     return step
 
 

@@ -64,7 +64,7 @@ def train(cfg: Config, progress: bool = True, say: Callable[[str], None] | None 
     state = start(cfg, model_cfg, tx, where, mesh, ckpts, data_iter)
     if state.resumed:
         say(f"resumed from step {state.step} of {ckpts.directory}")
-    step_fn = jit_train_step(where, tx, cfg.train.micro_batches)
+    step_fn = jit_train_step(where, tx, cfg.train.micro_batches, cfg.train.loss_chunk)
     validate = _validation(cfg, tokenizer, where)
     report = Reporter(cfg, model_cfg, steps, state.step, progress)
     say(f"model {_count(where.params) / 1e6:.2f}M parameters; {steps} steps of "
@@ -177,8 +177,8 @@ def _validation(cfg: Config, tokenizer, where: Layout):
     val = validation_batches(cfg, tokenizer) if cfg.train.val_every else []
     if not val:
         return None
-    eval_fn = jax.jit(make_eval_step(where.graphdef), in_shardings=(where.param_shardings,
-                                                                    where.batch))
+    eval_fn = jax.jit(make_eval_step(where.graphdef, cfg.train.loss_chunk),
+                      in_shardings=(where.param_shardings, where.batch))
 
     def validate(params) -> float:
         sums = [jax.device_get(eval_fn(params, make_global_batch(b, where.batch))) for b in val]

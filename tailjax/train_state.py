@@ -90,10 +90,10 @@ def layout(model_cfg, tx, mesh) -> Layout:
                   jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
 
 
-def jit_train_step(where: Layout, tx, micro_batches: int):
+def jit_train_step(where: Layout, tx, micro_batches: int, loss_chunk: int = 0):
     """The training step compiled for `where`: (params, opt_state, batch) -> (params, opt_state,
-    metrics), the first two donated."""
-    return jax.jit(make_train_step(where.graphdef, tx, micro_batches),
+    metrics), the first two donated. loss_chunk: train.loss_chunk (tailjax.step)."""
+    return jax.jit(make_train_step(where.graphdef, tx, micro_batches, loss_chunk),
                    in_shardings=(where.param_shardings, where.opt_shardings, where.batch),
                    out_shardings=(where.param_shardings, where.opt_shardings, where.replicated),
                    donate_argnums=(0, 1))

@@ -4,6 +4,8 @@ Every model here shares one set of random parameters (built with numpy, no init 
 most calls share one input shape, so the jit caches are reused across tests.
 """
 
+import re
+
 import jax
 import jax.extend
 import jax.numpy as jnp
@@ -12,7 +14,9 @@ import pytest
 from flax import nnx
 
 from tailjax.model import Qwen2, Qwen2Config, count_params, preset
+from tailjax.config import load_config
 from tailjax.model.qwen2 import abstract_model, from_params, params_of
+from tailjax.model.qwen2_config import REMAT_MODES
 
 SMALL = Qwen2Config(vocab_size=97, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
                     num_attention_heads=4, num_key_value_heads=2, rope_theta=10000.0)
@@ -165,22 +169,70 @@ def check_cached_equals_forward(model, fuse):
             np.testing.assert_allclose(logits[i, 0], refs[i][len(p) + s], atol=1e-5)
 
 
-def test_scan_and_unrolled_layers_agree_and_remat_keeps_gradients():
+def loss_and_grads(**overrides):
+    """(a loss of the logits, its gradient) for two packed samples."""
     _, ids, pos, seg = packed_inputs([12, 8])
+    graphdef, params = nnx.split(small_model(**overrides), nnx.Param)
 
-    def loss_and_grads(**overrides):
-        graphdef, params = nnx.split(small_model(**overrides), nnx.Param)
+    def loss(params):
+        logits = nnx.merge(graphdef, params)(ids, pos, seg)
+        return jax.nn.log_softmax(logits).mean()
+    return jax.jit(jax.value_and_grad(loss))(params)
 
-        def loss(params):
-            logits = nnx.merge(graphdef, params)(ids, pos, seg)
-            return jax.nn.log_softmax(logits).mean()
-        return jax.jit(jax.value_and_grad(loss))(params)
 
+def test_scan_and_unrolled_layers_agree_and_remat_keeps_gradients():
     base_loss, base_grads = loss_and_grads(scan_layers=False)
     for overrides in (dict(scan_layers=True, remat="full"), dict(scan_layers=False, remat="dots")):
         value, grads = loss_and_grads(**overrides)
         np.testing.assert_allclose(value, base_loss, rtol=1e-6)
         jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6), grads, base_grads)
+
+
+def test_every_remat_policy_gives_the_loss_and_gradients_of_none():
+    base_loss, base_grads = loss_and_grads(scan_layers=True)
+    for remat in REMAT_MODES[:-1]:
+        assert remat != "none"
+        value, grads = loss_and_grads(scan_layers=True, remat=remat)
+        np.testing.assert_allclose(value, base_loss, rtol=1e-6, err_msg=remat)
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6, err_msg=remat),
+                     grads, base_grads)
+
+
+@pytest.mark.parametrize("remat,names", [
+    ("full", set()), ("dots", set()), ("save_out_proj", {"out_proj"}),
+    ("save_qkv_proj", {"query_proj", "key_proj", "value_proj"}),
+    ("save_dot_except_mlp", {"query_proj", "key_proj", "value_proj", "out_proj"})])
+def test_named_remat_policies_keep_exactly_their_named_activations(remat, names, capsys):
+    # Unrolled layers, so each layer's residuals are listed with their checkpoint names.
+    _, ids, pos, seg = packed_inputs([12, 8])
+    graphdef, params = nnx.split(small_model(scan_layers=False, remat=remat), nnx.Param)
+    jax.ad_checkpoint.print_saved_residuals(
+        lambda p: nnx.merge(graphdef, p)(ids, pos, seg).sum(), params)
+    saved = set(re.findall(r"named '(\w+)'", capsys.readouterr().out))
+    assert saved == names
+
+
+def test_an_unknown_remat_policy_is_one_line_listing_the_choices():
+    with pytest.raises(ValueError) as error:
+        SMALL.replace(remat="selective")
+    message = str(error.value)
+    assert "\n" not in message and all(mode in message for mode in REMAT_MODES)
+    with pytest.raises(ValueError, match="model.remat 'selective' is unknown; choose one of "
+                                         "full, save_out_proj, "):
+        load_config(None, ["model.remat=selective"])
+
+
+def test_full_remat_needs_less_temporary_memory_than_none():
+    # The compiler's buffer assignment is deterministic (not a timing), so it can be tested.
+    ids = jax.ShapeDtypeStruct((4, 256), jnp.int32)
+
+    def temp_bytes(remat):
+        graphdef, params = nnx.split(small_model(scan_layers=True, remat=remat), nnx.Param)
+        grad = jax.jit(jax.grad(lambda p, ids: nnx.merge(graphdef, p)(ids).mean()))
+        return grad.lower(params, ids).compile().memory_analysis().temp_size_in_bytes
+
+    sizes = {remat: temp_bytes(remat) for remat in ("none", "save_dot_except_mlp", "full")}
+    assert sizes["full"] < sizes["save_dot_except_mlp"] < sizes["none"], sizes
 
 
 def test_sliding_window_limits_attention_only_on_sliding_layers():

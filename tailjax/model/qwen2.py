@@ -16,6 +16,9 @@ converter and the sharding rules all use it). Per-layer weights are stacked on a
 Call contract:
     model(input_ids, positions=None, segment_ids=None) -> logits [b, t, vocab] float32
     model(input_ids, positions, cache=cache, cache_index=i, kv_mask=m) -> (logits, new_cache)
+    model(..., hidden_only=True) returns the final normed hidden states [b, t, d] (compute dtype)
+    in place of the logits; `model.output_head()` is the matrix that turns them into logits
+    (what the chunked loss, model/loss.py, takes).
     Either form takes prompt_mask [b, t] bool (True at the prompt's tokens but its last, which
     predicts the first completion token): hybrid's local heads see `prompt_window` tokens there.
 
@@ -39,11 +42,13 @@ import math
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from jax.ad_checkpoint import checkpoint_name
 
 from tailjax.model import attention
 from tailjax.model.cache_attention import (KEY_CACHE_AXES, VALUE_CACHE_AXES, cache_attention,
                                            cache_shapes, cache_slots, write_cache)
 from tailjax.model.kernels import dense
+from tailjax.model.loss import HEAD_SPECS
 from tailjax.model.qwen2_config import PRESETS, Qwen2Config, preset  # noqa: F401 (re-exported)
 from tailjax.model.sharding import constrain, is_shape_axes, tree_shardings
 from tailjax.model.speed import fast_paths
@@ -172,7 +177,8 @@ class Qwen2(nnx.Module):
         return tuple(map(_fused, layers)) if fuse else layers
 
     def __call__(self, input_ids, positions=None, segment_ids=None, *, cache=None,
-                 cache_index=None, kv_mask=None, layers=None, prompt_mask=None):
+                 cache_index=None, kv_mask=None, layers=None, prompt_mask=None,
+                 hidden_only=False):
         cfg = self.config
         dtype = cfg.compute_dtype
         b, t = input_ids.shape
@@ -197,12 +203,19 @@ class Qwen2(nnx.Module):
         x, new_cache = _run_layers(x, self.layers.arrays() if layers is None else layers, cos,
                                    sin, masks, cfg, cache, cache_index)
         x = rms_norm(x, self.final_norm[...], cfg.rms_norm_eps)
-        if cfg.tie_word_embeddings:
-            logits = dense(x, embed, "btd,vd->btv", out_dtype=jnp.float32)
-        else:
-            logits = dense(x, self.lm_head[...], "btd,dv->btv", out_dtype=jnp.float32)
+        if hidden_only:
+            return x if cache is None else (x, new_cache)
+        head, layout = self.output_head()
+        logits = dense(x, head, HEAD_SPECS[layout], out_dtype=jnp.float32)
         logits = constrain(logits, ("batch", "seq", "act_vocab"))
         return logits if cache is None else (logits, new_cache)
+
+    def output_head(self) -> tuple[jax.Array, str]:
+        """(output embedding, layout): lm_head [d, vocab] and "dv", or with tied embeddings the
+        input embedding [vocab, d] and "vd" (model/loss.py HEAD_SPECS gives each its einsum)."""
+        if self.config.tie_word_embeddings:
+            return self.embed[...], "vd"
+        return self.lm_head[...], "dv"
 
 
 # ---- models from parameter trees ---------------------------------------------------------------
@@ -348,6 +361,7 @@ def _decoder_layer(x, p, cos, sin, mask, cfg, kv_all=None, layer=None, cache_ind
     else:
         attn = attention.attend(q, k, v, mask, cfg, attention.layer_slides(cfg, layer))
     x = x + dense(attn, p["o"], "btnh,nhd->btd")
+    x = checkpoint_name(x, "out_proj")  # x + o(attn): with the layer's input, o(attn) itself
     h = rms_norm(x, p["mlp_norm"], cfg.rms_norm_eps)
     if "gate_up" in p:  # joined by the CPU fast path (`Qwen2.layer_list(fuse=True)`)
         gate, up = jnp.split(dense(h, p["gate_up"], "btd,df->btf"), 2, axis=-1)
@@ -361,16 +375,18 @@ def _decoder_layer(x, p, cos, sin, mask, cfg, kv_all=None, layer=None, cache_ind
 
 def _projections(h, p, cfg):
     """The layer's queries [b, t, heads, hd], keys and values [b, t, kv_heads, hd], biases
-    added."""
+    added (named for the remat policies: query_proj, key_proj, value_proj, or qkv_proj)."""
     dtype = h.dtype
     if "qkv" in p:  # joined by the CPU fast path (`Qwen2.layer_list(fuse=True)`)
         qkv = dense(h, p["qkv"], "btd,dnh->btnh") + p["qkv_bias"].astype(dtype)
+        qkv = checkpoint_name(qkv, "qkv_proj")
         heads, kv = cfg.num_attention_heads, cfg.num_key_value_heads
         return tuple(jnp.split(qkv, [heads, heads + kv], axis=2))
     q = dense(h, p["q"], "btd,dnh->btnh") + p["q_bias"].astype(dtype)
     k = dense(h, p["k"], "btd,dkh->btkh") + p["k_bias"].astype(dtype)
     v = dense(h, p["v"], "btd,dkh->btkh") + p["v_bias"].astype(dtype)
-    return q, k, v
+    return (checkpoint_name(q, "query_proj"), checkpoint_name(k, "key_proj"),
+            checkpoint_name(v, "value_proj"))
 
 
 def _fused(p: dict) -> dict:
@@ -385,9 +401,26 @@ def _fused(p: dict) -> dict:
     }
 
 
+# What each Qwen2Config.remat mode (qwen2_config.REMAT_MODES) keeps of a layer for the backward
+# pass; everything else is recomputed from the layer's input. "none" applies no jax.checkpoint
+# (XLA keeps what autodiff needs). The save_* names and sets are MaxText's `remat_policy`
+# (layers/decoders.py), over the activations named with checkpoint_name above:
+#   query_proj, key_proj, value_proj (qkv_proj when joined)  [b, t, heads or kv, hd] each
+#   out_proj   the residual stream after attention's output projection  [b, t, d]
+# MaxText's save_dot_except_mlpwi also keeps the MLP's down projection; here nothing in the
+# backward reads it (it is only added to the residual stream), so that policy would equal
+# save_dot_except_mlp and is left out. Least memory (most recompute) first: full,
+# save_out_proj, save_qkv_proj, save_dot_except_mlp, dots, none.
+_QKV = ("query_proj", "key_proj", "value_proj", "qkv_proj")
+_save = jax.checkpoint_policies.save_only_these_names
 _REMAT_POLICIES = {
     "full": None,  # save nothing but the layer's inputs; recompute the layer in the backward
-    "dots": jax.checkpoint_policies.dots_with_no_batch_dims_saveable,  # keep weight matmuls
+    "save_out_proj": _save("out_proj"),
+    "save_qkv_proj": _save(*_QKV),
+    "save_dot_except_mlp": _save(*_QKV, "out_proj"),
+    # every weight matmul's output (no batch dims), attention's einsums recomputed: MaxText's
+    # "minimal"
+    "dots": jax.checkpoint_policies.dots_with_no_batch_dims_saveable,
 }
 
 

@@ -21,7 +21,11 @@ import jax.numpy as jnp
 
 from tailjax.paths import resolve
 
-REMAT_MODES = ("none", "full", "dots")
+# Activation checkpointing per layer, least memory first (model/qwen2.py _REMAT_POLICIES says
+# what each keeps; the save_* names are MaxText's remat_policy values): full keeps only each
+# layer's input, save_* keep those named projections too, dots every weight matmul's output,
+# none everything autodiff wants.
+REMAT_MODES = ("full", "save_out_proj", "save_qkv_proj", "save_dot_except_mlp", "dots", "none")
 # How attention sees positions. "rope" is Qwen2's (every head rotary, unbounded); the others are
 # for models trained from scratch and have no transformers equivalent:
 #   nope    no position encoding in any head (only the causal mask orders tokens);
@@ -64,7 +68,7 @@ class Qwen2Config:
     dtype: str = "float32"         # compute dtype of activations and matmuls
     param_dtype: str = "float32"   # storage dtype of the parameters
     scan_layers: bool | None = None  # lax.scan over layers; None = scan except on the CPU
-    remat: str = "none"            # activation checkpointing per layer: none | full | dots
+    remat: str = "none"            # activation checkpointing per layer: see REMAT_MODES
     attention: str = "auto"        # the training forward's attention backend: ATTENTION_BACKENDS
     # Rows may hold several sequences (data.pack). False (one sequence per row, then padding)
     # lets attention run on cuDNN, which takes lengths rather than segment ids.
