@@ -86,7 +86,7 @@ def run(args) -> dict:
     import optax
 
     from tailjax.host import make_global_batch
-    from tailjax.metrics import PEAK_TFLOPS, flops_per_token
+    from tailjax.metrics import device_peak_tflops, flops_per_token
     from tailjax.model import count_params, create, params_of, preset, sharding
     from tailjax.train_state import jit_train_step, layout
 
@@ -116,8 +116,7 @@ def run(args) -> dict:
     tokens = rows * args.seq
     real = int(np.sum(host["segment_ids"] > 0))
     kind = jax.devices()[0].device_kind
-    peak = args.peak_tflops or next((v for k, v in PEAK_TFLOPS.items() if kind.startswith(k)),
-                                    0.0)
+    peak = args.peak_tflops or device_peak_tflops(kind)
     model_flops = flops_per_token(cfg, args.seq) * real
     stats = jax.devices()[0].memory_stats() or {}
     mem = compiled.memory_analysis()

@@ -23,22 +23,30 @@ def flops_per_token(model_cfg, seq_len: int) -> float:
     lookup and does not), L layers, T the row length (seq_len). PaLM's count (arXiv 2204.02311
     appendix B), as MaxText reports it; it leaves out remat's recomputation and counts full
     (not causal-halved) attention."""
+    attn = 12 * model_cfg.num_hidden_layers * model_cfg.num_attention_heads * \
+        model_cfg.head_dim * seq_len
+    return 6.0 * matmul_params(model_cfg) + attn
+
+
+def matmul_params(model_cfg) -> int:
+    """N of `flops_per_token`: the parameters that take part in a matmul (an untied input
+    embedding is a lookup table and does not)."""
     from tailjax.model.qwen2 import count_params
 
     n = count_params(model_cfg)
     if not model_cfg.tie_word_embeddings:
-        n -= model_cfg.vocab_size * model_cfg.hidden_size  # the lookup table does no matmul
-    attn = 12 * model_cfg.num_hidden_layers * model_cfg.num_attention_heads * \
-        model_cfg.head_dim * seq_len
-    return 6.0 * n + attn
+        n -= model_cfg.vocab_size * model_cfg.hidden_size
+    return n
+
+
+def device_peak_tflops(kind: str) -> float:
+    """Dense bf16 peak TFLOP/s of a jax device_kind (PEAK_TFLOPS by prefix); 0.0 when unknown."""
+    return next((v for k, v in PEAK_TFLOPS.items() if kind.startswith(k)), 0.0)
 
 
 def peak_flops(train_cfg) -> float:
     """Peak FLOP/s of all devices: train.peak_tflops, else known accelerators, else 0 (no MFU)."""
-    per_device = train_cfg.peak_tflops
-    if not per_device:
-        kind = jax.devices()[0].device_kind
-        per_device = next((v for k, v in PEAK_TFLOPS.items() if kind.startswith(k)), 0.0)
+    per_device = train_cfg.peak_tflops or device_peak_tflops(jax.devices()[0].device_kind)
     return per_device * 1e12 * jax.device_count()
 
 

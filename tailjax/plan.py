@@ -169,8 +169,7 @@ class Throughput:
                 f"{self.seconds_at(0.5):.3g} s at 50% MFU "
                 f"({per_device / self.seconds_at(0.5):,.0f} real tokens/s per device)"]
             if self.step_seconds:
-                mfu = self.flops_per_step / (self.step_seconds * self.peak_tflops * 1e12
-                                             * self.devices)
+                mfu = self.seconds_at(1.0) / self.step_seconds
                 lines.append(f"  MFU                    {mfu:.1%} for the {self.step_seconds:g} s "
                              "step given (--step-seconds)")
         else:
@@ -242,22 +241,19 @@ def throughput(cfg, devices: int, chip: str | None = None, peak_tflops: float = 
     real-token share (0 skips it; a tokenizer that cannot be loaded is reported, not an error).
     Raises ValueError for an unknown chip.
     """
-    from tailjax.metrics import PEAK_TFLOPS, flops_per_token
-    from tailjax.model import count_params
+    from tailjax.metrics import PEAK_TFLOPS, flops_per_token, matmul_params
     from tailjax.train_state import model_config
 
     if chip is not None and chip not in CHIPS:
         raise ValueError(f"unknown chip {chip!r}; choose one of {', '.join(CHIPS)} or give "
                          "--peak-tflops")
     model_cfg, _ = model_config(cfg, allow_missing_init=True)
-    n = count_params(model_cfg)
-    if not model_cfg.tie_word_embeddings:
-        n -= model_cfg.vocab_size * model_cfg.hidden_size  # as flops_per_token counts
     peak = peak_tflops or (PEAK_TFLOPS[CHIPS[chip]] if chip else cfg.train.peak_tflops)
     fraction, source, mean = _real_share(cfg, sample)
     return Throughput(
         devices=devices, rows=cfg.train.batch_size, seq_len=cfg.data.max_length,
-        pack=cfg.data.pack, matmul_params=n, layers=model_cfg.num_hidden_layers,
+        pack=cfg.data.pack, matmul_params=matmul_params(model_cfg),
+        layers=model_cfg.num_hidden_layers,
         attn_width=model_cfg.num_attention_heads * model_cfg.head_dim,
         flops_per_token=flops_per_token(model_cfg, cfg.data.max_length), remat=model_cfg.remat,
         real_fraction=fraction, real_source=source, mean_sample=mean,

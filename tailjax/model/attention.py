@@ -89,13 +89,13 @@ def attend(q: jax.Array, k: jax.Array, v: jax.Array, inputs: AttentionInputs, cf
     or a traced bool scalar under lax.scan; `layer_slides` gives it)."""
     if inputs.backend == "xla":
         full, slid = inputs.masks
-        return materialized_attention(q, k, v, _pick(sliding, slid, full))
+        return materialized_attention(q, k, v, pick(sliding, slid, full))
     if inputs.backend == "blockwise":
         full, slid = inputs.windows
         if full is None and slid is not None and not isinstance(sliding, bool):
             full = jnp.int32(attention_blockwise.NO_WINDOW)  # where(sliding, ...) needs both
         return attention_blockwise.attention(q, k, v, inputs.segment_ids,
-                                             _pick(sliding, slid, full))
+                                             pick(sliding, slid, full))
     if isinstance(sliding, bool):
         return _fused(q, k, v, inputs, cfg, sliding)
     return lax.cond(sliding, lambda: _fused(q, k, v, inputs, cfg, True),
@@ -111,7 +111,9 @@ def layer_slides(cfg, layer):
     return flags[layer] if isinstance(layer, int) else jnp.asarray(flags)[layer]
 
 
-def _pick(sliding, if_sliding, otherwise):
+def pick(sliding, if_sliding, otherwise):
+    """if_sliding where the layer slides (`layer_slides`: a bool, or a traced bool), else
+    otherwise; otherwise when if_sliding is None (no layer slides)."""
     if if_sliding is None or sliding is False:
         return otherwise
     return if_sliding if sliding is True else jnp.where(sliding, if_sliding, otherwise)

@@ -124,19 +124,22 @@ def _slice(x, start, block, axis):
     return None if x is None else lax.dynamic_slice_in_dim(x, start, block, axis)
 
 
-def _key_range(i, block, n_blocks, window):
-    """[lo, hi): the key blocks that query block i can see (causal, and within the window)."""
-    if window is None:
+def _reach(window):
+    """The widest window (no query sees a key further back than this), or None: no window."""
+    return None if window is None else jnp.max(window)
+
+
+def _key_range(i, block, reach):
+    """[lo, hi): the key blocks that query block i can see (causal, and within `reach`)."""
+    if reach is None:
         return 0, i + 1
-    reach = jnp.max(window)  # the widest window: no query sees a key further back than this
     return jnp.maximum(0, (i * block - reach + 1) // block), i + 1
 
 
-def _query_range(j, block, n_blocks, window):
+def _query_range(j, block, n_blocks, reach):
     """[lo, hi): the query blocks that can see key block j."""
-    if window is None:
+    if reach is None:
         return j, n_blocks
-    reach = jnp.max(window)
     return j, jnp.minimum(n_blocks, ((j + 1) * block + reach - 2) // block + 1)
 
 
@@ -146,6 +149,7 @@ def _forward(q, k, v, segment_ids, window, block):
     scale = hd ** -0.5
     precision = precision_for(q.dtype)
     n_blocks = n // block
+    reach = _reach(window)
 
     def query_block(i):
         qi = _slice(q, i * block, block, 3)
@@ -172,7 +176,7 @@ def _forward(q, k, v, segment_ids, window, block):
         init = (jnp.full((b, kv, g, block), MASK_VALUE, jnp.float32),
                 jnp.zeros((b, kv, g, block), jnp.float32),
                 jnp.zeros((b, kv, g, block, hd), jnp.float32))
-        lo, hi = _key_range(i, block, n_blocks, window)
+        lo, hi = _key_range(i, block, reach)
         m, l, acc = lax.fori_loop(lo, hi, body, init)
         seen = l > 0
         out = acc / jnp.where(seen, l, 1.0)[..., None]
@@ -191,6 +195,7 @@ def _backward(q, k, v, segment_ids, window, out, lse, d_out, block):
     scale = hd ** -0.5
     precision = precision_for(q.dtype)
     n_blocks = n // block
+    reach = _reach(window)
     d_out = d_out.astype(jnp.float32)
     delta = jnp.sum(d_out * out.astype(jnp.float32), axis=-1)  # D = rowsum(dO * O)
 
@@ -219,7 +224,7 @@ def _backward(q, k, v, segment_ids, window, out, lse, d_out, block):
             return lax.dynamic_update_slice_in_dim(dq, dq_i, i * block, 3), dk, dv
 
         zeros = jnp.zeros((b, kv, block, hd), jnp.float32)
-        lo, hi = _query_range(j, block, n_blocks, window)
+        lo, hi = _query_range(j, block, n_blocks, reach)
         dq, dk, dv = lax.fori_loop(lo, hi, body, (dq, zeros, zeros))
         return dq, (dk, dv)
 

@@ -428,14 +428,11 @@ def _run_layers(x, layer_params, cos, sin, masks, cfg, cache, cache_index):
     """All decoder layers, by lax.scan over the stacked weights or by an unrolled loop (the CPU
     fast path's default, model/speed.py; per-layer weights or cache are always unrolled).
     masks: attention.AttentionInputs without a cache; (full, sliding) cache masks with one."""
-    sliding = jnp.asarray(cfg.sliding_layers)
-
     def layer_fn(x, p, kv_all, layer):
         if cache is None:
             return _decoder_layer(x, p, cos, sin, masks, cfg, None, layer, cache_index)
         full_mask, sliding_mask = masks
-        mask = full_mask if sliding_mask is None else jnp.where(sliding[layer], sliding_mask,
-                                                                full_mask)
+        mask = attention.pick(attention.layer_slides(cfg, layer), sliding_mask, full_mask)
         return _decoder_layer(x, p, cos, sin, mask, cfg, kv_all, layer, cache_index)
 
     if cfg.remat != "none":
