@@ -253,7 +253,8 @@ class Decoder:
     sharding rules say (batch over data, kv heads over tensor).
     """
 
-    def __init__(self, model, mesh=None, cache_dtype=None, first_window: int = FIRST_WINDOW):
+    def __init__(self, model, mesh=None, cache_dtype=None, first_window: int = FIRST_WINDOW,
+                 fast_paths: bool | None = None):
         self.config = model.config
         # No mesh: a mesh of the first device, so one code path serves both.
         self.mesh = mesh if mesh is not None else sharding.make_mesh({"data": 1}, jax.devices()[:1])
@@ -262,7 +263,8 @@ class Decoder:
         # Mesh axes whose shards of rows decode in their own loops (see `_decode_apart`).
         self._rows_apart = sharding.replica_axes(self.mesh)
         # The CPU speed paths (model/speed.py), decided once for the mesh's devices.
-        self.fast_paths = speed.fast_paths(self.mesh.devices.flat[0].platform)
+        self.fast_paths = (speed.fast_paths(self.mesh.devices.flat[0].platform)
+                           if fast_paths is None else fast_paths)
         self.fuse_projections = self.fast_paths and _weights_whole(self.mesh, self._rows_apart)
         self._graphdef, self._state = nnx.split(model)
         self._init_cache = model.init_cache
@@ -307,14 +309,45 @@ class Decoder:
                 _end_array(end_ids),
                 np.int32(pad_id), np.float32(max(temperature, 1e-6)), np.float32(top_p),
                 np.int32(vocab_limit or self.config.vocab_size),
-                max_new_tokens=int(max_new_tokens), sample=temperature > 0,
-                chunk=_prefill_chunk(rows, length, self.config.vocab_size),
-                vocab=self.config.vocab_size, first_window=self.first_window,
-                rows_apart=self._rows_apart, fast_paths=self.fast_paths,
-                fuse=self.fuse_projections)
+                **self._static(rows, length, max_new_tokens, temperature > 0))
         self._cache = cache
         out, lengths, truncated = (_to_host(x)[:n] for x in (out, lengths, truncated))
         return Generation(out, lengths, truncated)
+
+    def lower(self, rows: int, prompt_len: int, max_new_tokens: int, sample: bool = False):
+        """The jax `Lowered` of one `generate` call shape, from shapes only: nothing is
+        allocated, so the model may be abstract (`tailjax.model.abstract_model`). Its
+        `.as_text()` is the program and `.compile().memory_analysis()` its memory per device.
+        rows: batch rows (rounded up to `row_multiple`); prompt_len: the longest prompt."""
+        rows = -(-rows // self.row_multiple) * self.row_multiple
+        length = bucket(prompt_len, MIN_PROMPT_BUCKET)
+        cache = jax.eval_shape(lambda: _new_cache(self._init_cache, rows, length + max_new_tokens,
+                                                  self.cache_dtype, self.mesh))
+        place = {2: sharding.batch_sharding(self.mesh, 2), 1: sharding.batch_sharding(self.mesh, 1)}
+        ids, lens, active = (jax.ShapeDtypeStruct(shape, dtype, sharding=place[len(shape)])
+                             for shape, dtype in (((rows, length), jnp.int32),
+                                                  ((rows,), jnp.int32), ((rows,), jnp.bool_)))
+        replicated = jax.sharding.NamedSharding(self.mesh, P())
+        state = jax.tree.map(
+            lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype,
+                                           sharding=getattr(x, "sharding", None) or replicated),
+            self._state)
+        scalar = {np.int32: jax.ShapeDtypeStruct((), jnp.int32),
+                  np.float32: jax.ShapeDtypeStruct((), jnp.float32)}
+        with jax.set_mesh(self.mesh):
+            return _decode_jit.lower(
+                self._graphdef, state, cache, ids, lens, active, jax.eval_shape(_default_key),
+                jax.ShapeDtypeStruct((8,), jnp.int32), scalar[np.int32], scalar[np.float32],
+                scalar[np.float32], scalar[np.int32],
+                **self._static(rows, length, max_new_tokens, sample))
+
+    def _static(self, rows: int, length: int, max_new_tokens: int, sample: bool) -> dict:
+        """The static arguments of the compiled call for one shape."""
+        return dict(max_new_tokens=int(max_new_tokens), sample=sample,
+                    chunk=_prefill_chunk(rows, length, self.config.vocab_size),
+                    vocab=self.config.vocab_size, first_window=self.first_window,
+                    rows_apart=self._rows_apart, fast_paths=self.fast_paths,
+                    fuse=self.fuse_projections)
 
     def _take_cache(self, rows: int, max_len: int):
         """The kept cache when its shape fits, else a fresh one (the old one is released)."""
