@@ -33,14 +33,22 @@ import numpy as np
 from flax import nnx
 from jax.sharding import PartitionSpec as P
 
-from tailjax.model import sharding, speed
-from tailjax.model.cache_attention import SEQ_AXIS, restack, unstack
-from tailjax.model.qwen2 import CACHE_AXES
+from tailjax.model import count_params, sharding, speed
+from tailjax.model.cache_attention import cache_shapes, cache_slots
+from tailjax.model.qwen2 import CACHE_AXES, abstract_model, param_shardings, params_of
 from tailjax.sampling import pick
 
 MIN_PROMPT_BUCKET = 16
-# The first decode phase's window covers the prompt bucket plus at least this many new tokens.
-FIRST_WINDOW = 64
+# A decode step reads the cache in blocks, up to the slots written so far (cache_attention):
+# a cache of up to MIN_BLOCK slots is read whole; a longer one splits into at most MAX_BLOCKS
+# blocks, a power of two >= MIN_BLOCK each, so a step runs few block iterations (each costs a
+# fixed overhead, several kernel launches on a GPU) and reads at most one block past the end.
+MIN_BLOCK = 512
+MAX_BLOCKS = 8
+# On the CPU fast paths (model/speed.py), models this shallow decode with their layers unrolled
+# over per-layer weights and cache (XLA:CPU copies a layer out of a stacked array on every
+# step); deeper ones scan like accelerators do, so the program does not grow with the layers.
+UNROLL_LAYERS = 8
 # Prefill computes logits for every prompt position; chunk it so those logits stay under this.
 PREFILL_LOGITS_BYTES = 1 << 30
 
@@ -90,36 +98,32 @@ def _prefill_chunk(rows: int, length: int, vocab: int) -> int:
     return chunk
 
 
-def decode_windows(length: int, max_new_tokens: int, first: int = FIRST_WINDOW) -> list[int]:
-    """Cache lengths the decode phases attend over: a power of two holding the prompt bucket and
-    at least `first` new tokens, then doubling up to the full length + max_new_tokens.
-
-    Every step reads all the keys of the cache it is given, so attending over a window that
-    covers only the slots written so far (instead of the whole budget from the first token)
-    cuts the memory read per step, the cost that dominates decoding.
-    """
+def cache_layout(length: int, max_new_tokens: int) -> tuple[int, int | None]:
+    """(slots, block) of the cache for a prompt bucket of `length` and a budget: slots =
+    length + max_new_tokens; block None (read whole) up to MIN_BLOCK slots, beyond the smallest
+    power of two >= MIN_BLOCK that splits the slots into at most MAX_BLOCKS blocks."""
     total = length + max_new_tokens
-    windows = [min(total, bucket(length + first))]
-    while windows[-1] < total:
-        windows.append(min(total, 2 * windows[-1]))
-    return windows
+    if total <= MIN_BLOCK:
+        return total, None
+    return total, bucket(-(-total // MAX_BLOCKS), MIN_BLOCK)
+
+
+# The slot axis of keys [..., hd, slots] and values [..., slots, hd], counted from the end (the
+# same in a stacked cache and in one layer's arrays).
+_SLOTS_FROM_END = {"k": -1, "v": -2}
 
 
 def _window(cache, size: int):
-    """The first `size` slots of every cache array (a copy; made once per phase). On the CPU
-    fast path (model/speed.py) one array per layer: XLA:CPU copies a layer out of a stacked
-    array before every read, and the loops would do that on every step."""
-    window = {name: jax.lax.slice_in_dim(c, 0, size, axis=SEQ_AXIS[name])
-              for name, c in cache.items()}
-    return unstack(window) if speed.fast_paths() else window
+    """The first `size` slots of every cache array (stacked, or a tuple per layer): a copy."""
+    return {name: jax.tree.map(lambda c, end=_SLOTS_FROM_END[name]: jax.lax.slice_in_dim(
+        c, 0, size, axis=c.ndim + end), arrays) for name, arrays in cache.items()}
 
 
 def _put_window(cache, window):
     """`cache` with `window` (from `_window`) written back over its first slots."""
-    if isinstance(window["k"], tuple):
-        window = restack(window)
-    return {name: jax.lax.dynamic_update_slice_in_dim(c, window[name], 0, axis=SEQ_AXIS[name])
-            for name, c in cache.items()}
+    return {name: jax.tree.map(lambda c, w, end=_SLOTS_FROM_END[name]:
+                               jax.lax.dynamic_update_slice_in_dim(c, w, 0, axis=c.ndim + end),
+                               arrays, window[name]) for name, arrays in cache.items()}
 
 
 class DecodeState(NamedTuple):
@@ -135,14 +139,15 @@ class DecodeState(NamedTuple):
 
 def _decode(graphdef, state, cache, ids, prompt_lens, active, key, ends, pad_id, temperature,
             top_p, vocab_limit, *, max_new_tokens: int, sample: bool, chunk: int, vocab: int,
-            first_window: int, fuse: bool):
-    """The compiled body: prefill the left-padded prompts, then decode until done."""
+            block: int | None, per_layer: bool, fuse: bool):
+    """The compiled body: prefill the left-padded prompts, then decode until done, in one loop
+    whose steps read the cache in blocks up to the slots written so far (cache_attention)."""
     model = nnx.merge(graphdef, state)
     # The CPU fast path slices (and joins) each layer's weights once here, not on every step.
-    layers = model.layer_list(fuse) if speed.fast_paths() else None
+    layers = model.layer_list(fuse) if per_layer else None
     rows, length = ids.shape
     first = length - prompt_lens  # the slot of each row's first real prompt token
-    kv_mask = jnp.arange(length + max_new_tokens)[None, :] >= first[:, None]
+    kv_mask = jnp.arange(cache_slots(cache))[None, :] >= first[:, None]
     positions = jnp.maximum(jnp.arange(length)[None, :] - first[:, None], 0)
     last, cache = _prefill(model, layers, cache, ids, positions, kv_mask[:, :length], chunk,
                            vocab)
@@ -155,29 +160,20 @@ def _decode(graphdef, state, cache, ids, prompt_lens, active, key, ends, pad_id,
     out = jnp.full((rows, max_new_tokens), pad_id, jnp.int32).at[:, 0].set(token)
     carry = DecodeState(jnp.int32(1), token, done, jnp.ones((rows,), jnp.int32), out, key)
 
-    # Step i feeds token i-1 into slot length + i - 1; a phase runs while that slot is inside
-    # its window. Each phase is its own loop over a cache slice of static size.
-    for size in decode_windows(length, max_new_tokens, first_window):
-        mask = kv_mask[:, :size]
-        stop = min(max_new_tokens, size - length + 1)
+    def step(c):  # step i feeds token i-1 into slot length + i - 1
+        s, cache = c
+        logits, cache = model(s.token[:, None], (prompt_lens + s.i - 1)[:, None], cache=cache,
+                              cache_index=length + s.i - 1, kv_mask=kv_mask, layers=layers,
+                              block=block)
+        key, sub = jax.random.split(s.key)
+        nxt = jnp.where(s.done, pad_id, choose(logits[:, -1], sub))
+        out = jax.lax.dynamic_update_slice_in_dim(s.out, nxt[:, None], s.i, axis=1)
+        lengths = s.lengths + (~s.done).astype(jnp.int32)
+        done = s.done | jnp.isin(nxt, ends)
+        return DecodeState(s.i + 1, nxt, done, lengths, out, key), cache
 
-        def step(c, mask=mask):
-            s, window = c
-            logits, window = model(s.token[:, None], (prompt_lens + s.i - 1)[:, None],
-                                   cache=window, cache_index=length + s.i - 1, kv_mask=mask,
-                                   layers=layers)
-            key, sub = jax.random.split(s.key)
-            nxt = jnp.where(s.done, pad_id, choose(logits[:, -1], sub))
-            out = jax.lax.dynamic_update_slice_in_dim(s.out, nxt[:, None], s.i, axis=1)
-            lengths = s.lengths + (~s.done).astype(jnp.int32)
-            done = s.done | jnp.isin(nxt, ends)
-            return DecodeState(s.i + 1, nxt, done, lengths, out, key), window
-
-        carry, window = jax.lax.while_loop(
-            lambda c, stop=stop: (c[0].i < stop) & ~jnp.all(c[0].done), step,
-            (carry, _window(cache, size)))
-        cache = _put_window(cache, window)
-
+    carry, cache = jax.lax.while_loop(
+        lambda c: (c[0].i < max_new_tokens) & ~jnp.all(c[0].done), step, (carry, cache))
     # A row is done here only if it emitted an end token (filler rows are not reported).
     return carry.out, carry.lengths, ~carry.done, cache
 
@@ -228,7 +224,9 @@ def _decode_rows_apart(graphdef, state, cache, ids, prompt_lens, active, key, *s
         key = jax.random.fold_in(key, jax.lax.axis_index(rows_apart))
         return _decode(graphdef, state, cache, ids, prompt_lens, active, key, *scalars, **static)
 
-    cache_rows = P(None, rows_apart)  # [layers, batch, ...]
+    # the batch axis: [layers, batch, ...] stacked, [batch, ...] per layer
+    cache_rows = {name: jax.tree.map(lambda c: P(None, rows_apart) if c.ndim == 5 else rows, a)
+                  for name, a in cache.items()}
     in_specs = (P(), cache_rows, rows, rows, rows, P(), *[P()] * len(scalars))
     return jax.shard_map(shard, in_specs=in_specs,
                          out_specs=(rows, rows, rows, cache_rows), axis_names=set(rows_apart),
@@ -238,8 +236,8 @@ def _decode_rows_apart(graphdef, state, cache, ids, prompt_lens, active, key, *s
 _decode_jit = jax.jit(
     _decode_apart,
     static_argnums=(0,),
-    static_argnames=("rows_apart", "max_new_tokens", "sample", "chunk", "vocab", "first_window",
-                     "fast_paths", "fuse"),
+    static_argnames=("rows_apart", "max_new_tokens", "sample", "chunk", "vocab", "block",
+                     "per_layer", "fast_paths", "fuse"),
     donate_argnames=("cache",),
 )
 
@@ -249,25 +247,35 @@ class Decoder:
 
     Holds the split model (graph definition + state) and the last KV cache, which the next call
     of the same (rows, max_len) shape reuses: only one cache is kept, so memory stays bounded.
-    With a mesh, prompt rows are sharded over the mesh's data axes and the cache as the model's
-    sharding rules say (batch over data, kv heads over tensor).
+
+    The weights are kept as decoding wants them, not as training laid them out: in the compute
+    dtype (every use casts them to it, so the outputs are the same), and on a mesh with the
+    fsdp axis folded into data when they fit (`decode_mesh`): replicated along the rows, each
+    shard of rows decodes in its own loop with no communication per step. Prompt rows are
+    sharded over the data axes and the cache as the model's sharding rules say (batch over
+    data, kv heads over tensor). The layers run under `lax.scan` in one decode loop, so the
+    program's size grows with neither the layers nor the budget; only shallow models on the
+    CPU fast paths unroll them (UNROLL_LAYERS).
+
+    fast_paths: trace the CPU fast paths (model/speed.py); default: on for CPU devices.
     """
 
-    def __init__(self, model, mesh=None, cache_dtype=None, first_window: int = FIRST_WINDOW,
-                 fast_paths: bool | None = None):
-        self.config = model.config
-        # No mesh: a mesh of the first device, so one code path serves both.
-        self.mesh = mesh if mesh is not None else sharding.make_mesh({"data": 1}, jax.devices()[:1])
+    def __init__(self, model, mesh=None, cache_dtype=None, fast_paths: bool | None = None):
+        cfg = model.config
+        self.config = cfg
         self.cache_dtype = cache_dtype  # None: the model's compute dtype
-        self.first_window = first_window
+        self.mesh = decode_mesh(cfg, mesh)
         # Mesh axes whose shards of rows decode in their own loops (see `_decode_apart`).
         self._rows_apart = sharding.replica_axes(self.mesh)
         # The CPU speed paths (model/speed.py), decided once for the mesh's devices.
         self.fast_paths = (speed.fast_paths(self.mesh.devices.flat[0].platform)
                            if fast_paths is None else fast_paths)
-        self.fuse_projections = self.fast_paths and _weights_whole(self.mesh, self._rows_apart)
-        self._graphdef, self._state = nnx.split(model)
-        self._init_cache = model.init_cache
+        self.per_layer = self.fast_paths and cfg.num_hidden_layers <= UNROLL_LAYERS
+        self.fuse_projections = self.per_layer and _weights_whole(self.mesh, self._rows_apart)
+        # scan_layers True: a stacked model scans on the CPU fast paths too (per-layer weights
+        # are always unrolled)
+        self._graphdef, self._state = nnx.split(abstract_model(cfg.replace(scan_layers=True)))
+        nnx.replace_by_pure_dict(self._state, _decode_weights(params_of(model), cfg, self.mesh))
         self._cache = None
         self._cache_shape = None
 
@@ -301,7 +309,8 @@ class Decoder:
         ids, lens = left_pad(prompts, length, rows, pad_id)
         active = np.arange(rows) < n
         key = _default_key() if key is None else key
-        cache = self._take_cache(rows, length + max_new_tokens)
+        slots, block = cache_layout(length, max_new_tokens)
+        cache = self._take_cache(rows, slots)
         ids, lens, active = self._place(ids, lens, active)
         with jax.set_mesh(self.mesh):
             out, lengths, truncated, cache = _decode_jit(
@@ -309,7 +318,7 @@ class Decoder:
                 _end_array(end_ids),
                 np.int32(pad_id), np.float32(max(temperature, 1e-6)), np.float32(top_p),
                 np.int32(vocab_limit or self.config.vocab_size),
-                **self._static(rows, length, max_new_tokens, temperature > 0))
+                **self._static(rows, length, max_new_tokens, temperature > 0, block))
         self._cache = cache
         out, lengths, truncated = (_to_host(x)[:n] for x in (out, lengths, truncated))
         return Generation(out, lengths, truncated)
@@ -321,8 +330,8 @@ class Decoder:
         rows: batch rows (rounded up to `row_multiple`); prompt_len: the longest prompt."""
         rows = -(-rows // self.row_multiple) * self.row_multiple
         length = bucket(prompt_len, MIN_PROMPT_BUCKET)
-        cache = jax.eval_shape(lambda: _new_cache(self._init_cache, rows, length + max_new_tokens,
-                                                  self.cache_dtype, self.mesh))
+        slots, block = cache_layout(length, max_new_tokens)
+        cache = self._cache_structs(rows, slots)
         place = {2: sharding.batch_sharding(self.mesh, 2), 1: sharding.batch_sharding(self.mesh, 1)}
         ids, lens, active = (jax.ShapeDtypeStruct(shape, dtype, sharding=place[len(shape)])
                              for shape, dtype in (((rows, length), jnp.int32),
@@ -339,23 +348,47 @@ class Decoder:
                 self._graphdef, state, cache, ids, lens, active, jax.eval_shape(_default_key),
                 jax.ShapeDtypeStruct((8,), jnp.int32), scalar[np.int32], scalar[np.float32],
                 scalar[np.float32], scalar[np.int32],
-                **self._static(rows, length, max_new_tokens, sample))
+                **self._static(rows, length, max_new_tokens, sample, block))
 
-    def _static(self, rows: int, length: int, max_new_tokens: int, sample: bool) -> dict:
+    def _static(self, rows: int, length: int, max_new_tokens: int, sample: bool,
+                block: int | None) -> dict:
         """The static arguments of the compiled call for one shape."""
         return dict(max_new_tokens=int(max_new_tokens), sample=sample,
                     chunk=_prefill_chunk(rows, length, self.config.vocab_size),
-                    vocab=self.config.vocab_size, first_window=self.first_window,
+                    vocab=self.config.vocab_size, block=block, per_layer=self.per_layer,
                     rows_apart=self._rows_apart, fast_paths=self.fast_paths,
                     fuse=self.fuse_projections)
+
+    def _cache_structs(self, rows: int, slots: int) -> dict:
+        """Shapes, dtypes and shardings of the cache: {"k": ..., "v": ...}, each one stacked
+        array, or a tuple of per-layer arrays where the layers are unrolled (`per_layer`)."""
+        cfg = self.config
+        dtype = jnp.dtype(self.cache_dtype or cfg.compute_dtype)
+        layers = cfg.num_hidden_layers
+        out = {}
+        for name, shape in cache_shapes(layers, rows, slots, cfg.num_key_value_heads,
+                                        cfg.head_dim).items():
+            spec = list(sharding.logical_to_spec(CACHE_AXES[name], shape, self.mesh))
+            if self.per_layer:
+                shape, spec = shape[1:], spec[1:]
+            while spec and spec[-1] is None:  # the form compiled outputs carry: one compile
+                spec.pop()
+            struct = jax.ShapeDtypeStruct(shape, dtype,
+                                          sharding=jax.sharding.NamedSharding(self.mesh, P(*spec)))
+            out[name] = (struct,) * layers if self.per_layer else struct
+        return out
+
+    def _new_cache(self, rows: int, slots: int) -> dict:
+        """A zeroed cache, created directly in its sharded layout on the mesh."""
+        return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype, device=s.sharding),
+                            self._cache_structs(rows, slots))
 
     def _take_cache(self, rows: int, max_len: int):
         """The kept cache when its shape fits, else a fresh one (the old one is released)."""
         shape = (rows, max_len)
         if self._cache is None or self._cache_shape != shape:
             self._cache = None  # drop the old buffers before allocating the new ones
-            self._cache = _new_cache(self._init_cache, rows, max_len, self.cache_dtype,
-                                     self.mesh)
+            self._cache = self._new_cache(rows, max_len)
             self._cache_shape = shape
         cache, self._cache = self._cache, None  # donated: the call hands back its successor
         return cache
@@ -433,14 +466,38 @@ def _data_shards(mesh) -> int:
     return math.prod(mesh.shape[a] for a in axes)
 
 
-def _new_cache(init_cache, rows: int, max_len: int, dtype, mesh):
-    """A zeroed cache, created directly in its sharded layout on the mesh."""
-    probe = jax.eval_shape(lambda: init_cache(rows, max_len, dtype))["k"]
-    spec = list(sharding.logical_to_spec(CACHE_AXES["k"], probe.shape, mesh))
-    while spec and spec[-1] is None:  # the form compiled outputs carry, so both hit one compile
-        spec.pop()
-    return init_cache(rows, max_len, dtype,
-                      sharding=jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(*spec)))
+def decode_mesh(cfg, mesh=None):
+    """The mesh a `Decoder` runs on: `mesh` (default: the first device) with its fsdp axis
+    folded into data when the weights in the compute dtype, split over tensor only, take at most
+    half of a device's memory (always, where the device does not report it, as on the CPU). The
+    parameters are then replicated along every axis that splits the rows, and each data shard
+    decodes on its own (`_decode_rows_apart`). The same devices, in the same order."""
+    if mesh is None:
+        return sharding.make_mesh({"data": 1}, jax.devices()[:1])
+    if mesh.shape["fsdp"] == 1:
+        return mesh
+    weights = count_params(cfg) * jnp.dtype(cfg.compute_dtype).itemsize / mesh.shape["tensor"]
+    stats = mesh.devices.flat[0].memory_stats() or {}
+    if weights > stats.get("bytes_limit", math.inf) / 2:
+        return mesh
+    devices = mesh.devices.reshape(-1, 1, mesh.shape["tensor"])  # axes (data, fsdp, tensor)
+    return jax.sharding.Mesh(devices, sharding.MESH_AXES,
+                             axis_types=(jax.sharding.AxisType.Auto,) * 3)
+
+
+def _decode_weights(params: dict, cfg, mesh) -> dict:
+    """The parameters (a nested dict of arrays, or of jax.ShapeDtypeStruct) in the compute
+    dtype, placed on `mesh` by the sharding rules. Every use casts a weight to the compute dtype
+    (kernels.dense, rms_norm, the embedding), so decoding computes the same values; a parameter
+    already in that dtype and layout is not copied."""
+    dtype = jnp.dtype(cfg.compute_dtype)
+
+    def place(x, where):
+        to = dtype if jnp.issubdtype(x.dtype, jnp.floating) else x.dtype
+        if isinstance(x, jax.ShapeDtypeStruct):
+            return jax.ShapeDtypeStruct(x.shape, to, sharding=where)
+        return jax.device_put(x.astype(to), where)
+    return jax.tree.map(place, params, param_shardings(cfg, mesh))
 
 
 def _to_host(x) -> np.ndarray:

@@ -11,7 +11,7 @@ import pytest
 import jax
 
 from tailjax import decode as decode_lib
-from tailjax.decode import Decoder, _decode_jit, bucket, decode_windows, generate, left_pad
+from tailjax.decode import Decoder, _decode_jit, bucket, generate, left_pad
 from tailjax.plan import plan_kv_cache
 from tailjax.model import load, preset, sharding
 
@@ -95,20 +95,36 @@ def test_vocab_limit_keeps_outputs_inside_a_smaller_tokenizer(decoder, prompts):
     assert all(r[0] == f[0] for r, f in zip(limited.rows(), free) if f[0] < 50)
 
 
-def test_decoding_in_growing_cache_windows_matches_transformers(hf_model_dir, decoder,
-                                                               prompts):
-    # Prompts of 3 and 11 tokens sit in a 16-slot bucket; with 8 new tokens in the first window
-    # the 40-token budget runs in windows of 32 and 56 slots.
-    assert decode_windows(16, 40, first=8) == [32, 56]
-    windowed = Decoder(load(hf_model_dir[1], dtype="float32"), first_window=8)
+@pytest.mark.parametrize("fast_paths,unroll", [(True, 8), (True, 0), (False, 8)],
+                         ids=["cpu-unrolled", "cpu-scanned", "plain"])
+def test_blockwise_cache_reads_match_transformers(hf_model_dir, prompts, monkeypatch,
+                                                  fast_paths, unroll):
+    # With blocks of at least 8 slots, the 16-slot prompt bucket and a 40-token budget make a
+    # cache of 56 slots read in 7 blocks of 8: step j reads ceil((16 + j) / 8) of them. A budget
+    # of 37 makes 53 slots: the 7th block is read from slot 45, its first 3 slots masked. The CPU
+    # fast paths with the layers unrolled (per-layer weights and cache) or scanned, and the
+    # plain paths GPUs and TPUs run, all give transformers' tokens.
+    monkeypatch.setattr(decode_lib, "MIN_BLOCK", 8)
+    monkeypatch.setattr(decode_lib, "UNROLL_LAYERS", unroll)
+    assert decode_lib.cache_layout(16, 40) == (56, 8)
+    blockwise = Decoder(load(hf_model_dir[1], dtype="float32"), fast_paths=fast_paths)
+    assert blockwise.per_layer == (fast_paths and unroll >= 2)
     hf, _ = hf_model_dir
     short = prompts[:2]
     free = [hf_greedy(hf, p, new=40) for p in short]
-    # an end id row 1 first emits as token j >= 17, which step j makes in the 56-slot window
+    # an end id row 1 first emits as token j >= 17, which step j makes reading 5 blocks or more
     j = next(j for j in range(17, 40) if free[1][j] not in free[1][:j])
-    out = windowed.generate(short, 40, end_ids=[free[1][j]])
+    out = blockwise.generate(short, 40, end_ids=[free[1][j]])
     assert out.rows() == [hf_greedy(hf, p, free[1][j], new=40) for p in short]
     assert out.lengths[1] == j + 1 and not out.truncated[1]
+    assert decode_lib.cache_layout(16, 37) == (53, 8)
+    assert blockwise.generate(short, 37, end_ids=[]).rows() == [f[:37] for f in free]
+
+
+def test_cache_layout_splits_long_budgets_into_few_blocks():
+    assert decode_lib.cache_layout(64, 256) == (320, None)  # up to MIN_BLOCK slots: read whole
+    assert decode_lib.cache_layout(64, 32768) == (32832, 8192)  # at most MAX_BLOCKS blocks
+    assert decode_lib.cache_layout(1024, 768) == (1792, decode_lib.MIN_BLOCK)
 
 
 def test_chunked_prefill_gives_the_same_tokens(hf_model_dir, decoder, prompts, monkeypatch):
@@ -133,10 +149,14 @@ def test_kv_cache_is_donated_and_reused_not_copied(decoder, prompts):
         leaf.is_deleted() for leaf in jax.tree.leaves(decoder._cache))
 
 
-@pytest.mark.parametrize("axes", [{"data": 4, "tensor": 2}, {"data": 8}])
+@pytest.mark.parametrize("axes", [{"data": 4, "tensor": 2}, {"data": 8}, {"fsdp": 4, "tensor": 2}])
 def test_sharded_decoding_on_a_mesh_gives_the_same_tokens(hf_model_dir, decoder, prompts, axes):
     mesh = sharding.make_mesh(axes)
     sharded = Decoder(load(hf_model_dir[1], dtype="float32", mesh=mesh), mesh=mesh)
+    # The training layout's fsdp axis is folded into data (the weights fit): rows split 4 ways
+    # with the weights whole along them, and over tensor as the rules say.
+    assert dict(sharded.mesh.shape) == {"data": 8 // axes.get("tensor", 1), "fsdp": 1,
+                                        "tensor": axes.get("tensor", 1)}
     # q/k/v and gate/up are joined only where no weight is split: on the pure data mesh
     assert sharded.fuse_projections == ("tensor" not in axes)
     out = sharded.generate(prompts[:3], NEW, end_ids=[])
@@ -145,10 +165,11 @@ def test_sharded_decoding_on_a_mesh_gives_the_same_tokens(hf_model_dir, decoder,
     again = sharded.generate(prompts[1:], NEW, end_ids=[])
     assert _decode_jit._cache_size() == compiled  # the reused sharded cache: no recompile
     assert again.rows() == decoder.generate(prompts[1:], NEW, end_ids=[]).rows()
-    spec = jax.tree.leaves(sharded._cache)[0].sharding.spec
-    assert "data" in str(spec[1])  # batch over data
+    # [layers, batch, kv heads, ...], or [batch, kv heads, ...] per layer
+    spec = jax.tree.leaves(sharded._cache)[0].sharding.spec[1 - sharded.per_layer:]
+    assert "data" in str(spec[0])  # batch over data
     if "tensor" in axes:
-        assert spec[2] == "tensor"  # kv heads over tensor
+        assert spec[1] == "tensor"  # kv heads over tensor
 
 
 def test_sampling_on_a_mesh_gives_each_shard_of_rows_its_own_random_stream(hf_model_dir, prompts):

@@ -24,7 +24,6 @@ import jax.numpy as jnp
 from jax import lax
 
 from tailjax.model.kernels import MASK_VALUE, attention, precision_for
-from tailjax.model.speed import fast_paths
 
 # More new queries than this (a prefill) go through `kernels.attention`, which chunks the
 # queries and skips causally masked key blocks; its layout costs one cache transpose per call.
@@ -81,61 +80,90 @@ def write_cache(k_all, v_all, k, v, layer, index):
             _write(v_all, v_new, layer, (0, 0, index, 0)))
 
 
-def cache_attention(q: jax.Array, k_all: jax.Array, v_all: jax.Array, layer,
-                    mask: jax.Array) -> jax.Array:
-    """q [b, t, heads, hd] against layer `layer` of the cache (layouts above);
-    mask [b, t, slots] bool (True = may attend), or [b, kv_heads, t, slots] per kv head.
+def cache_attention(q: jax.Array, k_all, v_all, layer, mask, live=None,
+                    block: int | None = None) -> jax.Array:
+    """q [b, t, heads, hd] against layer `layer` of the cache (layouts above).
+
+    mask: [b, t, slots] bool (True = may attend), or [b, kv_heads, t, slots] per kv head; or a
+        function (start, size) -> that mask for slots [start, start + size) only, so a blockwise
+        read never builds the whole mask.
+    live, block: a decode step (t <= FEW_QUERIES) with a block size smaller than the cache reads
+        only blocks [0, ceil(live / block)) of it, live (an int32 scalar, may be traced) being
+        the slots written so far (cache_index + t): the read grows with the length decoded, not
+        with the budget. A last block that would run past the cache is read ending at its last
+        slot, with the slots the block before already read masked out.
     Returns [b, t, heads, hd] in q's dtype. Query head h reads kv head h // group, as
-    transformers' repeat_kv does."""
-    keys = _layer_of(k_all, layer)    # [b, kv, hd, s]
-    values = _layer_of(v_all, layer)  # [b, kv, s, hd]
+    transformers' repeat_kv does.
+    """
+    masks = mask if callable(mask) else (
+        lambda start, size: lax.dynamic_slice_in_dim(mask, start, size, axis=-1))
+    slots = cache_slots({"v": v_all})
     if q.shape[1] > FEW_QUERIES:
+        keys, values = _layer_of(k_all, layer), _layer_of(v_all, layer)
         return attention(q, keys.transpose(0, 3, 1, 2).astype(q.dtype),
-                         values.transpose(0, 2, 1, 3).astype(q.dtype), mask)
-    attend = _attend_folded if fast_paths() else _attend
-    return attend(q, keys, values, mask)
+                         values.transpose(0, 2, 1, 3).astype(q.dtype), masks(0, slots))
+    if live is None or block is None or slots <= block:
+        return _finish(q, *_attend_block(q, _layer_of(k_all, layer), _layer_of(v_all, layer),
+                                         masks(0, slots)))
+
+    def one_block(j, carry):
+        start = jnp.minimum(j * block, slots - block)  # the last block ends at the last slot
+        keys = _block_of(k_all, layer, start, block, axis=-1)     # [b, kv, hd, block]
+        values = _block_of(v_all, layer, start, block, axis=-2)   # [b, kv, block, hd]
+        unread = start + jnp.arange(block) >= j * block  # not read by the block before
+        return _merge(carry, _attend_block(q, keys, values, masks(start, block) & unread))
+
+    first = _attend_block(q, _block_of(k_all, layer, 0, block, axis=-1),
+                          _block_of(v_all, layer, 0, block, axis=-2), masks(0, block))
+    n = (jnp.asarray(live, jnp.int32) + block - 1) // block
+    return _finish(q, *lax.fori_loop(1, n, one_block, first))
 
 
-def _attend(q, keys, values, mask):
-    """A few queries [b, t, heads, hd] against one layer's keys [b, kv, hd, s] and values
-    [b, kv, s, hd], where they lie."""
-    b, t, heads, hd = q.shape
-    kv_heads = keys.shape[1]
-    qh = q.reshape(b, t, kv_heads, heads // kv_heads, hd).astype(keys.dtype)
-    precision = precision_for(q.dtype)
-    scores = jnp.einsum("btkgd,bkds->bkgts", qh, keys, precision=precision,
-                        preferred_element_type=jnp.float32)
-    probs = _softmax(scores * hd ** -0.5, mask).astype(values.dtype)
-    out = jnp.einsum("bkgts,bksd->btkgd", probs, values, precision=precision,
-                     preferred_element_type=jnp.float32)
-    return out.reshape(b, t, heads, hd).astype(q.dtype)
+def _block_of(c, layer, start, size: int, axis: int):
+    """Slots [start, start + size) of `layer`'s keys or values (axis: their slot axis)."""
+    layer_c = _layer_of(c, layer)
+    return lax.dynamic_slice_in_dim(layer_c, start, size, axis=layer_c.ndim + axis)
 
 
-def _attend_folded(q, keys, values, mask):
-    """`_attend` on the CPU fast path: each (row, kv head)'s grouped queries folded into the rows
-    of one plain row-major matmul per product, which XLA:CPU runs on the cache buffer."""
+def _attend_block(q, keys, values, mask):
+    """Unnormalized attention of q [b, t, heads, hd] over one block of a layer's keys
+    [b, kv, hd, s] and values [b, kv, s, hd] (mask [b, (kv,) t, s]): the running max
+    [b, kv, g * t], the sum of exp(score - max) and the exp-weighted values [b, kv, g * t, hd],
+    all float32 (the flash-decoding triple; `_merge` joins two, `_finish` normalizes)."""
     b, t, heads, hd = q.shape
     kv_heads = keys.shape[1]
     group = heads // kv_heads
-    # rows ordered (group, t) per kv head; [b, t, kv*g, hd] -> [b, kv, g*t, hd]
+    # rows ordered (group, t) per kv head; [b, t, kv*g, hd] -> [b, kv, g*t, hd]: one plain
+    # row-major matmul per (row, kv head), which XLA:CPU runs on the cache buffer where it lies
     qh = q.reshape(b, t, kv_heads, group, hd).transpose(0, 2, 3, 1, 4)
     qh = qh.reshape(b, kv_heads, group * t, hd).astype(keys.dtype)
     precision = precision_for(q.dtype)
     scores = lax.dot_general(qh, keys, (((3,), (2,)), ((0, 1), (0, 1))), precision=precision,
-                             preferred_element_type=jnp.float32)  # [b, kv, g*t, s]
-    scores = scores.reshape(b, kv_heads, group, t, -1) * hd ** -0.5
-    probs = _softmax(scores, mask)
-    probs = probs.reshape(b, kv_heads, group * t, -1).astype(values.dtype)
-    out = lax.dot_general(probs, values, (((3,), (2,)), ((0, 1), (0, 1))), precision=precision,
-                          preferred_element_type=jnp.float32)  # [b, kv, g*t, hd]
-    out = out.reshape(b, kv_heads, group, t, hd).transpose(0, 3, 1, 2, 4)
-    return out.reshape(b, t, heads, hd).astype(q.dtype)
+                             preferred_element_type=jnp.float32) * hd ** -0.5  # [b, kv, g*t, s]
+    per_head = mask if mask.ndim == 4 else mask[:, None]                     # [b, kv|1, t, s]
+    allowed = jnp.broadcast_to(per_head[:, :, None], (b, kv_heads, group) + per_head.shape[2:])
+    scores = jnp.where(allowed.reshape(scores.shape), scores, MASK_VALUE)
+    top = jnp.max(scores, axis=-1)
+    weights = jnp.exp(scores - top[..., None])
+    # transformers casts the probabilities to the values' dtype before the second product
+    mixed = lax.dot_general(weights.astype(values.dtype), values,
+                            (((3,), (2,)), ((0, 1), (0, 1))), precision=precision,
+                            preferred_element_type=jnp.float32)              # [b, kv, g*t, hd]
+    return top, jnp.sum(weights, axis=-1), mixed
 
 
-def _softmax(scores, mask):
-    """Float32 softmax over the slots of scores [b, kv, group, t, s] where mask ([b, t, s] or
-    [b, kv, t, s]) is True."""
-    per_head = mask if mask.ndim == 4 else mask[:, None]
-    scores = jnp.where(per_head[:, :, None], scores, MASK_VALUE)
-    probs = jnp.exp(scores - jnp.max(scores, axis=-1, keepdims=True))
-    return probs / jnp.sum(probs, axis=-1, keepdims=True)
+def _merge(a, b):
+    """Two blocks' (max, sum, weighted values) as one (online softmax)."""
+    top = jnp.maximum(a[0], b[0])
+    scale_a, scale_b = jnp.exp(a[0] - top), jnp.exp(b[0] - top)
+    return (top, a[1] * scale_a + b[1] * scale_b,
+            a[2] * scale_a[..., None] + b[2] * scale_b[..., None])
+
+
+def _finish(q, top, total, mixed):
+    """The normalized output [b, t, heads, hd] in q's dtype from `_attend_block`'s triple."""
+    del top
+    b, t, heads, hd = q.shape
+    kv_heads = mixed.shape[1]
+    out = (mixed / total[..., None]).reshape(b, kv_heads, heads // kv_heads, t, hd)
+    return out.transpose(0, 3, 1, 2, 4).reshape(b, t, heads, hd).astype(q.dtype)

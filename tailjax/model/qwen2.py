@@ -46,7 +46,7 @@ from jax.ad_checkpoint import checkpoint_name
 
 from tailjax.model import attention
 from tailjax.model.cache_attention import (KEY_CACHE_AXES, VALUE_CACHE_AXES, cache_attention,
-                                           cache_shapes, cache_slots, write_cache)
+                                           cache_shapes, write_cache)
 from tailjax.model.kernels import dense
 from tailjax.model.loss import HEAD_SPECS
 from tailjax.model.qwen2_config import PRESETS, Qwen2Config, preset  # noqa: F401 (re-exported)
@@ -178,7 +178,7 @@ class Qwen2(nnx.Module):
 
     def __call__(self, input_ids, positions=None, segment_ids=None, *, cache=None,
                  cache_index=None, kv_mask=None, layers=None, prompt_mask=None,
-                 hidden_only=False):
+                 hidden_only=False, block=None):
         cfg = self.config
         dtype = cfg.compute_dtype
         b, t = input_ids.shape
@@ -198,10 +198,9 @@ class Qwen2(nnx.Module):
             if segment_ids is not None:
                 raise ValueError("segment_ids apply to the training forward; with a cache, "
                                  "mask slots with kv_mask")
-            masks = _cache_masks(b, t, cache_slots(cache), cache_index, kv_mask, cfg,
-                                 prompt_mask)
+            masks = _cache_masks(b, t, cache_index, kv_mask, cfg, prompt_mask)
         x, new_cache = _run_layers(x, self.layers.arrays() if layers is None else layers, cos,
-                                   sin, masks, cfg, cache, cache_index)
+                                   sin, masks, cfg, cache, cache_index, block)
         x = rms_norm(x, self.final_norm[...], cfg.rms_norm_eps)
         if hidden_only:
             return x if cache is None else (x, new_cache)
@@ -332,23 +331,31 @@ def encode_positions(q, k, cos, sin, cfg):
     return q, k
 
 
-def _cache_masks(b, t, max_len, cache_index, kv_mask, cfg, prompt_mask=None):
-    """(full, sliding) [b, t, max_len] masks over the cache slots for the t new queries."""
-    slots = jnp.arange(max_len)
+def _cache_masks(b, t, cache_index, kv_mask, cfg, prompt_mask=None):
+    """masks(start, size) -> (full, sliding): the t new queries' [b, (kv,) t, size] masks over
+    cache slots [start, start + size) (sliding None when no layer slides), built per block so
+    that a blockwise read never builds one over the whole cache."""
     q_slots = cache_index + jnp.arange(t)
-    full = jnp.broadcast_to(slots[None, :] <= q_slots[:, None], (b, t, max_len))
-    if kv_mask is not None:
-        full = full & kv_mask[:, None, :]
-    return (attention.per_head(full, q_slots, slots, cfg, prompt_mask),
-            attention.per_head(attention.windowed(full, q_slots, slots, cfg), q_slots, slots, cfg,
-                               prompt_mask))
+
+    def masks(start, size):
+        slots = start + jnp.arange(size)
+        full = jnp.broadcast_to(slots[None, :] <= q_slots[:, None], (b, t, size))
+        if kv_mask is not None:
+            full = full & jax.lax.dynamic_slice_in_dim(kv_mask, start, size, axis=1)[:, None, :]
+        return (attention.per_head(full, q_slots, slots, cfg, prompt_mask),
+                attention.per_head(attention.windowed(full, q_slots, slots, cfg), q_slots, slots,
+                                   cfg, prompt_mask))
+    return masks
 
 
-def _decoder_layer(x, p, cos, sin, mask, cfg, kv_all=None, layer=None, cache_index=None):
+def _decoder_layer(x, p, cos, sin, mask, cfg, kv_all=None, layer=None, cache_index=None,
+                   block=None):
     """One pre-norm decoder layer. Without a cache, `mask` is the forward's
     attention.AttentionInputs and the layer attends through `attention.attend`. With a cache,
-    `mask` is this layer's [b, (kv,) t, slots] mask; the layer writes its new keys/values into
-    kv_all = (k, v) (layouts in CACHE_AXES) at (layer, cache_index) and attends over all slots."""
+    `mask` gives this layer's [b, (kv,) t, size] mask of slots [start, start + size) (see
+    `_cache_masks`); the layer writes its new keys/values into kv_all = (k, v) (layouts in
+    CACHE_AXES) at (layer, cache_index) and attends over the slots written so far, in blocks of
+    `block` slots when given (cache_attention)."""
     h = rms_norm(x, p["attn_norm"], cfg.rms_norm_eps)
     q, k, v = _projections(h, p, cfg)
     q, k = encode_positions(q, k, cos, sin, cfg)
@@ -357,7 +364,7 @@ def _decoder_layer(x, p, cos, sin, mask, cfg, kv_all=None, layer=None, cache_ind
     v = constrain(v, ("batch", "seq", "act_kv_heads", "head_dim"))
     if kv_all is not None:
         kv_all = write_cache(*kv_all, k, v, layer, cache_index)
-        attn = cache_attention(q, *kv_all, layer, mask)
+        attn = cache_attention(q, *kv_all, layer, mask, cache_index + q.shape[1], block)
     else:
         attn = attention.attend(q, k, v, mask, cfg, attention.layer_slides(cfg, layer))
     x = x + dense(attn, p["o"], "btnh,nhd->btd")
@@ -424,16 +431,20 @@ _REMAT_POLICIES = {
 }
 
 
-def _run_layers(x, layer_params, cos, sin, masks, cfg, cache, cache_index):
+def _run_layers(x, layer_params, cos, sin, masks, cfg, cache, cache_index, block=None):
     """All decoder layers, by lax.scan over the stacked weights or by an unrolled loop (the CPU
     fast path's default, model/speed.py; per-layer weights or cache are always unrolled).
-    masks: attention.AttentionInputs without a cache; (full, sliding) cache masks with one."""
+    masks: attention.AttentionInputs without a cache; with one, `_cache_masks`'s function of
+    (start, size) giving the (full, sliding) masks of those slots."""
     def layer_fn(x, p, kv_all, layer):
         if cache is None:
             return _decoder_layer(x, p, cos, sin, masks, cfg, None, layer, cache_index)
-        full_mask, sliding_mask = masks
-        mask = attention.pick(attention.layer_slides(cfg, layer), sliding_mask, full_mask)
-        return _decoder_layer(x, p, cos, sin, mask, cfg, kv_all, layer, cache_index)
+        slides = attention.layer_slides(cfg, layer)
+
+        def mask(start, size):
+            full, sliding = masks(start, size)
+            return attention.pick(slides, sliding, full)
+        return _decoder_layer(x, p, cos, sin, mask, cfg, kv_all, layer, cache_index, block)
 
     if cfg.remat != "none":
         layer_fn = jax.checkpoint(layer_fn, policy=_REMAT_POLICIES[cfg.remat])
