@@ -46,6 +46,11 @@ def test_yaml_then_overrides(tmp_path):
     (["data.tasks={bubble_sort: 1}", "data.integer=true"], "has no integer-only option"),
     (["eval.stretch=[9]"], "eval.stretch must be [low, high]"),
     (["eval.attention_scale=0"], "eval.attention_scale must be positive"),
+    (["eval.max_new_tokens=0"], "eval.max_new_tokens must be at least 1 token, got 0"),
+    (["eval.max_new_tokens=atuo"], "eval.max_new_tokens 'atuo' is neither a number of tokens "
+                                   "nor auto"),
+    (["eval.budget_margin=0.8"], "eval.budget_margin must be at least 1, got 0.8"),
+    (["eval.warn_truncated=1.5"], "eval.warn_truncated must be a share of outputs in [0, 1)"),
     (["train"], "must look like section.key=value"),
 ])
 def test_bad_keys_and_values_are_named(overrides, message):
