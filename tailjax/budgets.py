@@ -7,12 +7,16 @@ A correct output is its reference completion followed by the end token, so a cel
     budget = on_grid(ceil(need * margin))        margin = eval.budget_margin, default 1.25
 
 The margin leaves an output that strays from the reference procedure (a repeated line, an extra
-step) room to finish; `on_grid` rounds up to one of four values per doubling (4, 5, 6 or 7 times
-a power of two: at most 25% more), because the decoder compiles once per budget: 54 cells share
-a few budgets, so an evaluation compiles a few shapes, not 54. An explicit integer budget is one
+step) room to finish; `on_grid` rounds up to a power of two or three halves of one (at most 50%
+more, 20% on average), because the decoder compiles once per budget: the 54 cells of the 7B
+recipe share 12 budgets, so its evaluation compiles about a dozen decode shapes, not 54. An explicit integer budget is one
 budget for every cell, as before; cells whose references do not fit it are named before decoding
 (`coverage_warnings`), and cells whose outputs hit their budget more often than
 eval.warn_truncated after it (`truncation_warnings`).
+
+Budgets from 1k to 48k tokens cannot share one batch size: the KV cache holds rows x (prompt +
+budget) tokens. `rows_per_batch` caps the rows of a budget's batches so that they hold at most
+eval.batch_tokens cache tokens (0: eval.batch_size rows always).
 """
 
 from __future__ import annotations
@@ -63,12 +67,12 @@ def check_warn_share(share: float) -> float:
 
 
 def on_grid(n: int) -> int:
-    """The smallest budget >= n of the form m * 2^k with m in {4, 5, 6, 7} (any n below 8 as
-    is): 8, 10, 12, 14, 16, 20, ..., 8192, 10240, 12288, 14336, 16384, ... At most 25% above n."""
+    """The smallest budget >= n that is a power of two or three halves of one: 1, 2, 3, 4, 6, 8,
+    12, 16, ..., 1024, 1536, 2048, 3072, 4096, 6144, 8192, 12288, ... At most 50% above n."""
     if n < 1:
         raise ValueError(f"a token budget must be at least 1, got {n}")
-    step = 1 << max(0, n.bit_length() - 3)
-    return -(-n // step) * step
+    power = 1 << (n - 1).bit_length()  # the smallest power of two >= n
+    return power * 3 // 4 if power >= 4 and power * 3 // 4 >= n else power
 
 
 def auto_budget(need: int, margin: float = MARGIN) -> int:
@@ -83,6 +87,27 @@ def cell_budgets(needs: Mapping, setting, margin: float = MARGIN) -> dict:
     setting = check_setting(setting)
     return {cell: (auto_budget(need, margin) if setting == AUTO else setting)
             for cell, need in needs.items()}
+
+
+def rows_per_batch(budget: int, longest_prompt: int, batch_size: int, batch_tokens: int = 0,
+                   multiple: int = 1) -> int:
+    """Rows of each decode batch of a budget: batch_size, or fewer when batch_tokens > 0 so that
+    rows x (longest prompt rounded up to a power of two + budget) <= batch_tokens, in whole
+    `multiple`s (the decoder's data shards) and at least one `multiple`. The power of two bounds
+    the decoder's prompt padding, so the KV cache holds at most batch_tokens tokens."""
+    if batch_tokens <= 0:
+        return batch_size
+    cache = (1 << max(0, longest_prompt - 1).bit_length()) + budget
+    rows = min(batch_size, batch_tokens // cache)
+    return max(multiple, rows // multiple * multiple)
+
+
+def check_batch_tokens(batch_tokens: int) -> int:
+    """eval.batch_tokens: 0 (off) or a positive number of KV-cache tokens per batch."""
+    if batch_tokens < 0:
+        raise ValueError(f"eval.batch_tokens must be 0 (eval.batch_size rows for every budget) or "
+                         f"a number of KV-cache tokens per batch, got {batch_tokens}")
+    return batch_tokens
 
 
 def coverage_warnings(needs: Mapping, budgets: Mapping, counts: Mapping) -> list[str]:

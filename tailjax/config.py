@@ -94,10 +94,13 @@ class EvalConfig:
     batch_size: int = 64
     # New tokens per output: a number for every task and split, or auto: per (task, split), the
     # longest reference completion of its test items in the model's tokens plus the end token,
-    # times budget_margin, rounded up onto a grid of four budgets per doubling (the decoder
+    # times budget_margin, rounded up to a power of two or three halves of one (the decoder
     # compiles once per budget; tailjax/budgets.py).
     max_new_tokens: Union[int, str] = "auto"
     budget_margin: float = 1.25
+    # Cap on a decode batch's KV cache, rows x (prompt + budget) tokens: a budget's batches take
+    # fewer than batch_size rows where they would hold more. 0: batch_size rows for every budget.
+    batch_tokens: int = 0
     # Warn (stderr, results.json, results.md) when more than this share of a cell's outputs hit
     # the budget without an end token.
     warn_truncated: float = 0.01
@@ -272,6 +275,7 @@ def _validate(cfg: Config):
     budgets.check_setting(cfg.eval.max_new_tokens)
     budgets.check_margin(cfg.eval.budget_margin)
     budgets.check_warn_share(cfg.eval.warn_truncated)
+    budgets.check_batch_tokens(cfg.eval.batch_tokens)
     if cfg.eval.attention_scale <= 0:
         raise ValueError(f"eval.attention_scale must be positive, got {cfg.eval.attention_scale}")
     from tailjax.tasks import check_form

@@ -57,6 +57,7 @@ def eval_options(cfg) -> dict:
     return dict(splits=splits, n=cfg.eval.n, variant=cfg.data.variant, lengths=lengths,
                 batch_size=cfg.eval.batch_size, max_new_tokens=cfg.eval.max_new_tokens,
                 budget_margin=cfg.eval.budget_margin, warn_truncated=cfg.eval.warn_truncated,
+                batch_tokens=cfg.eval.batch_tokens,
                 template=cfg.data.template, notation=cfg.data.notation,
                 integer=cfg.data.integer, attention_scale=cfg.eval.attention_scale,
                 train_lengths={s: list(r) for s, r in cfg.data.lengths.items()
@@ -75,7 +76,7 @@ def evaluate(model, tokenizer, task_names: Sequence[str], splits: Sequence[str],
              notation: str = "plain", integer: bool = False, attention_scale: float = 1.0,
              train_lengths: Mapping[str, Sequence[int]] | None = None,
              budget_margin: float = budgets_lib.MARGIN,
-             warn_truncated: float = budgets_lib.WARN_TRUNCATED,
+             warn_truncated: float = budgets_lib.WARN_TRUNCATED, batch_tokens: int = 0,
              warn: Callable[[str], None] | None = None) -> dict:
     """Decode and score n test items per (task, split); the results dict `write_results` takes.
 
@@ -84,6 +85,8 @@ def evaluate(model, tokenizer, task_names: Sequence[str], splits: Sequence[str],
     max_new_tokens: new tokens per output, one number for every cell, or "auto": per (task,
         split), its longest reference completion plus the end token, times budget_margin, on
         the budget grid (tailjax/budgets.py).
+    batch_size: rows per decode batch; batch_tokens > 0 caps them per budget so that a batch's
+        KV cache holds at most batch_tokens tokens (rows x (prompt + budget)).
     template: the prompt template the model was trained on (data.template), None for all.
     notation, integer: how the training data wrote its numbers (data.notation, data.integer).
     attention_scale: multiplies the global heads' attention logits (Qwen2Config.
@@ -103,6 +106,7 @@ def evaluate(model, tokenizer, task_names: Sequence[str], splits: Sequence[str],
     max_new_tokens = budgets_lib.check_setting(max_new_tokens)
     budgets_lib.check_margin(budget_margin)
     budgets_lib.check_warn_share(warn_truncated)
+    budgets_lib.check_batch_tokens(batch_tokens)
     warn = warn or _warn_on_stderr
     task_names = [tasks_lib.get_task(t).name for t in task_names]
     lengths = dict(lengths or {})
@@ -130,7 +134,7 @@ def evaluate(model, tokenizer, task_names: Sequence[str], splits: Sequence[str],
     for line in warnings:
         warn(line)
     samples = _decode_and_judge(decoder, tokenizer, model.config, items, budgets, batch_size,
-                                progress)
+                                batch_tokens, progress)
     table = {t: {s: {**_tally([x for x in samples if x["task"] == t and x["split"] == s]),
                      "max_new_tokens": budgets[t, s], "reference_tokens": needs[t, s]}
                  for s in splits} for t in task_names}
@@ -143,6 +147,7 @@ def evaluate(model, tokenizer, task_names: Sequence[str], splits: Sequence[str],
         warn(line)
     return {"variant": variant, "notation": notation, "n": n, "max_new_tokens": max_new_tokens,
             "budget_margin": budget_margin, "warn_truncated": warn_truncated,
+            "batch_size": batch_size, "batch_tokens": batch_tokens,
             "attention_scale": attention_scale,
             "lengths": {s: list(r) for s, r in lengths.items()},
             "train_lengths": {s: list(r) for s, r in (train_lengths or {}).items()},
@@ -191,10 +196,10 @@ def _over_budget(items: Sequence[Item], budgets: Mapping) -> dict:
 
 
 def _decode_and_judge(decoder, tokenizer, model_cfg, items: Sequence[Item], budgets: Mapping,
-                      batch_size: int, progress: bool) -> list[dict]:
+                      batch_size: int, batch_tokens: int, progress: bool) -> list[dict]:
     """Greedy completions of the items' prompts, each judged against its answer (`_judge`):
-    one group per budget (each a decode shape of its own), smallest first; inside a group, in
-    order of reference length."""
+    one group per budget (each a decode shape of its own), smallest first, in batches of
+    `rows_per_batch` rows; inside a group, in order of reference length."""
     from tqdm import tqdm
 
     from tailjax.tokenizer import stop_ids
@@ -208,11 +213,14 @@ def _decode_and_judge(decoder, tokenizer, model_cfg, items: Sequence[Item], budg
     for budget in sorted(groups):
         # Rows of similar expected length share a batch, so few rows idle while others finish.
         group = sorted(groups[budget], key=lambda item: (item.need, len(item.ids)))
-        for start in range(0, len(group), batch_size):
-            batch = group[start:start + batch_size]
-            # Every batch padded to batch_size rows: the last, partial one reuses the compile.
+        rows = budgets_lib.rows_per_batch(budget, max(len(item.ids) for item in group),
+                                          batch_size, batch_tokens,
+                                          getattr(decoder, "row_multiple", 1))
+        for start in range(0, len(group), rows):
+            batch = group[start:start + rows]
+            # Every batch padded to `rows` rows: the last, partial one reuses the compile.
             out = decoder.generate([item.ids for item in batch], budget, ends,
-                                   pad_id=tokenizer.pad_id, rows=batch_size,
+                                   pad_id=tokenizer.pad_id, rows=rows,
                                    vocab_limit=tokenizer.vocab_size)
             for item, row, truncated in zip(batch, out.rows(), out.truncated):
                 text = tokenizer.decode([t for t in row if t not in ends])

@@ -2,24 +2,24 @@
 
 import pytest
 
-from tailjax.budgets import auto_budget, cell_budgets, check_setting, on_grid
+from tailjax.budgets import auto_budget, cell_budgets, check_setting, on_grid, rows_per_batch
 
 
-def test_the_grid_has_four_budgets_per_doubling_and_rounds_up_by_at_most_a_quarter():
-    assert [on_grid(n) for n in (1, 7, 8, 9, 16, 17, 1000, 1024, 1025, 8193, 34473)] == \
-        [1, 7, 8, 10, 16, 20, 1024, 1024, 1280, 10240, 40960]
-    grid = sorted({on_grid(n) for n in range(1024, 8193)})
-    assert grid == [1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192]
-    assert all(n <= on_grid(n) <= 1.25 * n for n in range(1, 70000))
+def test_the_grid_is_powers_of_two_and_their_three_halves_at_most_half_above():
+    assert [on_grid(n) for n in (1, 2, 3, 5, 7, 1000, 1024, 1025, 1537, 8193, 43092)] == \
+        [1, 2, 3, 6, 8, 1024, 1024, 1536, 2048, 12288, 49152]
+    grid = sorted({on_grid(n) for n in range(1024, 16385)})
+    assert grid == [1024, 1536, 2048, 3072, 4096, 6144, 8192, 12288, 16384]
+    assert all(n <= on_grid(n) <= 1.5 * n for n in range(1, 70000))
 
 
 def test_auto_is_the_longest_reference_times_the_margin_on_the_grid():
     assert auto_budget(800) == 1024                  # 800 x 1.25 = 1000 -> 1024
-    assert auto_budget(820) == 1280                  # 1025 -> 1280
+    assert auto_budget(820) == 1536                  # 1025 -> 1536
     assert auto_budget(1000, margin=1.0) == 1024
-    assert auto_budget(34473) == 49152               # 43092 -> 49152 (6 x 8192)
+    assert auto_budget(34473) == 49152               # 43092 -> 49152 (3/2 x 32768)
     needs = {("lcs", "S"): 900, ("lcs", "L"): 30000}
-    assert cell_budgets(needs, "auto") == {("lcs", "S"): 1280, ("lcs", "L"): 40960}
+    assert cell_budgets(needs, "auto") == {("lcs", "S"): 1536, ("lcs", "L"): 49152}
     assert cell_budgets(needs, 8192) == {("lcs", "S"): 8192, ("lcs", "L"): 8192}
 
 
@@ -41,3 +41,12 @@ def test_bad_settings_are_one_line_naming_the_fix(value, message):
     with pytest.raises(ValueError) as e:
         check_setting(value)
     assert message in str(e.value) and "\n" not in str(e.value) and "auto" in str(e.value)
+
+
+def test_rows_per_batch_keep_the_cache_under_batch_tokens():
+    assert rows_per_batch(49152, 700, batch_size=256) == 256          # no cap
+    # 32 rows x 32k tokens: a 1024-token prompt and a 49152 budget take 50176 tokens a row.
+    assert rows_per_batch(49152, 700, 256, batch_tokens=32 * 32768) == 20
+    assert rows_per_batch(49152, 700, 256, 32 * 32768, multiple=8) == 16
+    assert rows_per_batch(1024, 300, 256, 32 * 32768) == 256          # capped by batch_size
+    assert rows_per_batch(49152, 700, 256, 1000, multiple=8) == 8     # never below one shard
