@@ -8,11 +8,12 @@ A correct output is its reference completion followed by the end token, so a cel
 
 The margin leaves an output that strays from the reference procedure (a repeated line, an extra
 step) room to finish; `on_grid` rounds up to a power of two or three halves of one (at most 50%
-more, 20% on average), because the decoder compiles once per budget: the 54 cells of the 7B
-recipe share 12 budgets, so its evaluation compiles about a dozen decode shapes, not 54. An explicit integer budget is one
-budget for every cell, as before; cells whose references do not fit it are named before decoding
-(`coverage_warnings`), and cells whose outputs hit their budget more often than
-eval.warn_truncated after it (`truncation_warnings`).
+more, 20% on average over lengths spread evenly in log scale), because the decoder compiles once
+per budget: the 54 cells of the 7B recipe share 12 budgets, so its evaluation compiles about a
+dozen decode shapes, not 54. An explicit integer budget is one budget for every cell, as before;
+cells whose references do not fit it are named before decoding (`coverage_warnings`), and cells
+whose outputs hit their budget more often than eval.warn_truncated after it
+(`truncation_warnings`).
 
 Budgets from 1k to 48k tokens cannot share one batch size: the KV cache holds rows x (prompt +
 budget) tokens. `rows_per_batch` caps the rows of a budget's batches so that they hold at most
@@ -136,8 +137,8 @@ def truncation_warnings(table: Mapping, threshold: float = WARN_TRUNCATED,
             if n and cut / n > threshold:
                 fix = (_FIX if setting != AUTO else
                        "the references fit their budget, so these outputs ran longer than any "
-                       "reference (read them in samples.jsonl); raise eval.budget_margin to "
-                       "let them finish")
+                       "reference (read them in samples.jsonl); to let them finish, raise "
+                       "eval.budget_margin or set eval.max_new_tokens to a larger number")
                 lines.append(f"{task} {split}: {cut} of {n} outputs ({cut / n:.1%}) hit the "
                              f"{cell['max_new_tokens']}-token budget without an end token "
                              f"(more than eval.warn_truncated {threshold:.1%}); they are scored "

@@ -354,7 +354,7 @@ def run(args) -> dict | str:
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
     options["max_new_tokens"] = budgets_lib.check_setting(
-        options["max_new_tokens"], "--max-new-tokens" if args.max_new_tokens else
+        options["max_new_tokens"], "--max-new-tokens" if args.max_new_tokens is not None else
         "eval.max_new_tokens")
 
     import jax

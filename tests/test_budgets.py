@@ -50,3 +50,20 @@ def test_rows_per_batch_keep_the_cache_under_batch_tokens():
     assert rows_per_batch(49152, 700, 256, 32 * 32768, multiple=8) == 16
     assert rows_per_batch(1024, 300, 256, 32 * 32768) == 256          # capped by batch_size
     assert rows_per_batch(49152, 700, 256, 1000, multiple=8) == 8     # never below one shard
+
+
+def test_truncation_warnings_name_the_cell_the_share_and_the_fix_for_each_setting():
+    from tailjax.budgets import truncation_warnings
+
+    table = {"lcs": {"S": {"n": 200, "truncated": 2, "max_new_tokens": 4096},
+                     "L": {"n": 200, "truncated": 3, "max_new_tokens": 16384}}}
+    # 2 of 200 is exactly 1%: not more than the threshold.
+    (line,) = truncation_warnings(table, 0.01, 8192)
+    assert line.startswith("lcs L: 3 of 200 outputs (1.5%) hit the 16384-token budget without "
+                           "an end token (more than eval.warn_truncated 1.0%)")
+    assert line.endswith("set eval.max_new_tokens (--max-new-tokens) to auto or to a larger "
+                         "number of tokens")
+    (line,) = truncation_warnings(table, 0.01, "auto")
+    assert "ran longer than any reference" in line and line.endswith(
+        "raise eval.budget_margin or set eval.max_new_tokens to a larger number")
+    assert len(truncation_warnings(table, 0.0, "auto")) == 2
