@@ -92,7 +92,18 @@ class EvalConfig:
     n: int = 500                  # test items per task and split
     lengths: dict[str, list[int]] = field(default_factory=dict)  # reduced ranges, as data.lengths
     batch_size: int = 64
-    max_new_tokens: int = 2048
+    # New tokens per output: a number for every task and split, or auto: per (task, split), the
+    # longest reference completion of its test items in the model's tokens plus the end token,
+    # times budget_margin, rounded up to a power of two or three halves of one (the decoder
+    # compiles once per budget; tailjax/budgets.py).
+    max_new_tokens: Union[int, str] = "auto"
+    budget_margin: float = 1.25
+    # Cap on a decode batch's KV cache, rows x (prompt + budget) tokens: a budget's batches take
+    # fewer than batch_size rows where they would hold more. 0: batch_size rows for every budget.
+    batch_tokens: int = 0
+    # Warn (stderr, results.json, results.md) when more than this share of a cell's outputs hit
+    # the budget without an end token.
+    warn_truncated: float = 0.01
     # A length range beyond L, e.g. [12, 12], tested on L's stream and reported as "stretch".
     stretch: list[int] = field(default_factory=list)
     attention_scale: float = 1.0  # attention-logit multiplier of the global heads when decoding
@@ -259,6 +270,12 @@ def _validate(cfg: Config):
                              cfg.eval.stretch[1]):
         raise ValueError(f"eval.stretch must be [low, high] with 0 < low <= high, got "
                          f"{cfg.eval.stretch}")
+    from tailjax import budgets
+
+    budgets.check_setting(cfg.eval.max_new_tokens)
+    budgets.check_margin(cfg.eval.budget_margin)
+    budgets.check_warn_share(cfg.eval.warn_truncated)
+    budgets.check_batch_tokens(cfg.eval.batch_tokens)
     if cfg.eval.attention_scale <= 0:
         raise ValueError(f"eval.attention_scale must be positive, got {cfg.eval.attention_scale}")
     from tailjax.tasks import check_form

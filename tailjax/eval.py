@@ -4,7 +4,11 @@ The test sets are fixed (their own seed, disjoint from training), decoded in bat
 KV-cache decoder, and scored deterministically with `tailjax.tasks.score` (the last `\\boxed{}`
 against the canonical answer; no model judges). An output without a `\\boxed{}` is wrong and
 counted as "unparsed"; one that spent the whole token budget is counted as "truncated" and scored
-on what it wrote. Writes results.json, results.md (tasks x S/M/L, like the paper's Figure 4),
+on what it wrote. The budget is per (task, split): `eval.max_new_tokens: auto` derives it from
+the cell's reference traces under the model's tokenizer (tailjax/budgets.py), a number sets one
+budget for all; a cell whose references do not fit, or whose outputs hit the budget more often
+than eval.warn_truncated, is named in a warning line (stderr, results.json, results.md).
+Writes results.json, results.md (tasks x S/M/L, like the paper's Figure 4),
 accuracy.png, samples.jsonl (every prompt's output, for reading failures) and
 accuracy_by_length.png (pass@1 against input length, the trained lengths shaded).
 
@@ -16,10 +20,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
+from tailjax import budgets as budgets_lib
 from tailjax import tasks as tasks_lib
 from tailjax.config import STRETCH
 from tailjax.paths import resolve
@@ -51,6 +56,8 @@ def eval_options(cfg) -> dict:
     splits = [*cfg.eval.splits, *([STRETCH] if STRETCH in lengths else [])]
     return dict(splits=splits, n=cfg.eval.n, variant=cfg.data.variant, lengths=lengths,
                 batch_size=cfg.eval.batch_size, max_new_tokens=cfg.eval.max_new_tokens,
+                budget_margin=cfg.eval.budget_margin, warn_truncated=cfg.eval.warn_truncated,
+                batch_tokens=cfg.eval.batch_tokens,
                 template=cfg.data.template, notation=cfg.data.notation,
                 integer=cfg.data.integer, attention_scale=cfg.eval.attention_scale,
                 train_lengths={s: list(r) for s, r in cfg.data.lengths.items()
@@ -64,26 +71,43 @@ def prompt_ids(tokenizer, prompt: str) -> list[int]:
 
 def evaluate(model, tokenizer, task_names: Sequence[str], splits: Sequence[str], n: int,
              variant: str = "tail-styled", lengths: Mapping[str, Sequence[int]] | None = None,
-             batch_size: int = 64, max_new_tokens: int = 2048, mesh=None,
+             batch_size: int = 64, max_new_tokens: int | str = budgets_lib.AUTO, mesh=None,
              progress: bool = True, decoder=None, template: int | None = None,
              notation: str = "plain", integer: bool = False, attention_scale: float = 1.0,
-             train_lengths: Mapping[str, Sequence[int]] | None = None) -> dict:
+             train_lengths: Mapping[str, Sequence[int]] | None = None,
+             budget_margin: float = budgets_lib.MARGIN,
+             warn_truncated: float = budgets_lib.WARN_TRUNCATED, batch_tokens: int = 0,
+             warn: Callable[[str], None] | None = None) -> dict:
     """Decode and score n test items per (task, split); the results dict `write_results` takes.
 
     lengths: reduced length ranges per split (the CPU demo's), else each task's own ranges;
         split "stretch" (STRETCH) needs one.
+    max_new_tokens: new tokens per output, one number for every cell, or "auto": per (task,
+        split), its longest reference completion plus the end token, times budget_margin, on
+        the budget grid (tailjax/budgets.py).
+    batch_size: rows per decode batch; batch_tokens > 0 caps them per budget so that a batch's
+        KV cache holds at most batch_tokens tokens (rows x (prompt + budget)).
     template: the prompt template the model was trained on (data.template), None for all.
     notation, integer: how the training data wrote its numbers (data.notation, data.integer).
     attention_scale: multiplies the global heads' attention logits (Qwen2Config.
         attn_logit_scale) while decoding; 1.0 decodes the model as trained.
     train_lengths: the trained length range per split, recorded for the plot's shading.
-    Results hold accuracy per (task, split) and per (task, input length) ("by_length").
+    warn_truncated: a cell whose share of outputs that hit the budget exceeds it gets a warning.
+    warn: called with each warning line (default: printed to stderr as "warning: ...").
+    Results hold accuracy per (task, split), with each cell's budget ("max_new_tokens") and
+    longest reference ("reference_tokens", end token included), accuracy per (task, input
+    length) ("by_length"), and the warnings.
+    Raises ValueError on a bad setting (one line naming it and the fix).
     """
     from tailjax.decode import Decoder
 
-    if batch_size < 1 or max_new_tokens < 1 or n < 1:
-        raise ValueError(f"batch_size, max_new_tokens and n must be positive, got {batch_size}, "
-                         f"{max_new_tokens} and {n}")
+    if batch_size < 1 or n < 1:
+        raise ValueError(f"batch_size and n must be positive, got {batch_size} and {n}")
+    max_new_tokens = budgets_lib.check_setting(max_new_tokens)
+    budgets_lib.check_margin(budget_margin)
+    budgets_lib.check_warn_share(warn_truncated)
+    budgets_lib.check_batch_tokens(batch_tokens)
+    warn = warn or _warn_on_stderr
     task_names = [tasks_lib.get_task(t).name for t in task_names]
     lengths = dict(lengths or {})
     splits = [check_eval_split(s) for s in splits]
@@ -98,53 +122,110 @@ def evaluate(model, tokenizer, task_names: Sequence[str], splits: Sequence[str],
         raise ValueError(f"the tokenizer has {tokenizer.vocab_size} tokens but the model only "
                          f"{model.config.vocab_size}; evaluate with the model's own tokenizer")
     decoder = decoder or Decoder(model, mesh=mesh)
-    items = []
+    records = []
     for task in task_names:
         for split in splits:
-            items += test_records(task, split, n, variant, lengths.get(split), template,
-                                  notation, integer)
-    samples = _decode_and_judge(decoder, tokenizer, model.config, items, batch_size,
-                                max_new_tokens, progress)
-    table = {t: {s: _tally([x for x in samples if x["task"] == t and x["split"] == s])
+            records += test_records(task, split, n, variant, lengths.get(split), template,
+                                    notation, integer)
+    items = encode_items(tokenizer, records)
+    needs = reference_needs(items)
+    budgets = budgets_lib.cell_budgets(needs, max_new_tokens, budget_margin)
+    warnings = budgets_lib.coverage_warnings(needs, budgets, _over_budget(items, budgets))
+    for line in warnings:
+        warn(line)
+    samples = _decode_and_judge(decoder, tokenizer, model.config, items, budgets, batch_size,
+                                batch_tokens, progress)
+    table = {t: {s: {**_tally([x for x in samples if x["task"] == t and x["split"] == s]),
+                     "max_new_tokens": budgets[t, s], "reference_tokens": needs[t, s]}
                  for s in splits} for t in task_names}
     by_length = {t: {str(n_): _tally([x for x in samples if x["task"] == t and
                                       x["length"] == n_])
                      for n_ in sorted({x["length"] for x in samples if x["task"] == t})}
                  for t in task_names}
+    truncation = budgets_lib.truncation_warnings(table, warn_truncated, max_new_tokens)
+    for line in truncation:
+        warn(line)
     return {"variant": variant, "notation": notation, "n": n, "max_new_tokens": max_new_tokens,
+            "budget_margin": budget_margin, "warn_truncated": warn_truncated,
+            "batch_size": batch_size, "batch_tokens": batch_tokens,
             "attention_scale": attention_scale,
             "lengths": {s: list(r) for s, r in lengths.items()},
             "train_lengths": {s: list(r) for s, r in (train_lengths or {}).items()},
-            "tasks": table, "by_length": by_length, "samples": samples}
+            "tasks": table, "by_length": by_length, "warnings": warnings + truncation,
+            "samples": samples}
 
 
-def _decode_and_judge(decoder, tokenizer, model_cfg, records: list[dict], batch_size: int,
-                      max_new_tokens: int, progress: bool) -> list[dict]:
-    """Greedy completions of the records' prompts, each judged against its answer (`_judge`),
-    in order of expected length."""
+def _warn_on_stderr(line: str) -> None:
+    print(f"warning: {line}", file=sys.stderr, flush=True)
+
+
+class Item(NamedTuple):
+    """A test record as the decoder sees it: prompt ids, and the tokens its reference output
+    takes (completion + end token)."""
+
+    record: dict
+    ids: list[int]
+    need: int
+
+
+def encode_items(tokenizer, records: Sequence[dict]) -> list[Item]:
+    """Each record's prompt ids and the length of its reference output in tokens (the completion
+    as training encodes it, plus the end token)."""
+    return [Item(r, prompt_ids(tokenizer, r["prompt"]),
+                 len(tokenizer.encode(r["completion"])) + 1) for r in records]
+
+
+def reference_needs(items: Sequence[Item]) -> dict[tuple[str, str], int]:
+    """{(task, split): the longest reference output of the cell in tokens, end token included},
+    in order of first appearance."""
+    needs: dict[tuple[str, str], int] = {}
+    for item in items:
+        cell = item.record["task"], item.record["split"]
+        needs[cell] = max(needs.get(cell, 0), item.need)
+    return needs
+
+
+def _over_budget(items: Sequence[Item], budgets: Mapping) -> dict:
+    """{cell: (references longer than the cell's budget, items)}."""
+    counts: dict = {}
+    for item in items:
+        cell = item.record["task"], item.record["split"]
+        over, total = counts.get(cell, (0, 0))
+        counts[cell] = (over + (item.need > budgets[cell]), total + 1)
+    return counts
+
+
+def _decode_and_judge(decoder, tokenizer, model_cfg, items: Sequence[Item], budgets: Mapping,
+                      batch_size: int, batch_tokens: int, progress: bool) -> list[dict]:
+    """Greedy completions of the items' prompts, each judged against its answer (`_judge`):
+    one group per budget (each a decode shape of its own), smallest first, in batches of
+    `rows_per_batch` rows; inside a group, in order of reference length."""
     from tqdm import tqdm
 
     from tailjax.tokenizer import stop_ids
 
-    items = []
-    for record in records:
-        ids = prompt_ids(tokenizer, record["prompt"])
-        items.append((len(tokenizer.encode(record["completion"])), len(ids), record, ids))
-    # Rows of similar expected length share a batch, so few rows idle while others finish.
-    items.sort(key=lambda item: (item[0], item[1]))
+    groups: dict[int, list[Item]] = {}
+    for item in items:
+        groups.setdefault(budgets[item.record["task"], item.record["split"]], []).append(item)
     ends = stop_ids(tokenizer, model_cfg)
     samples = []
     bar = tqdm(total=len(items), desc="eval", unit="item", disable=not progress, file=sys.stderr)
-    for start in range(0, len(items), batch_size):
-        batch = items[start:start + batch_size]
-        # Every batch padded to batch_size rows: the last, partial one reuses the compile.
-        out = decoder.generate([ids for *_, ids in batch], max_new_tokens, ends,
-                               pad_id=tokenizer.pad_id, rows=batch_size,
-                               vocab_limit=tokenizer.vocab_size)
-        for (_, _, record, _), row, truncated in zip(batch, out.rows(), out.truncated):
-            text = tokenizer.decode([t for t in row if t not in ends])
-            samples.append(_judge(record, text, len(row), bool(truncated)))
-        bar.update(len(batch))
+    for budget in sorted(groups):
+        # Rows of similar expected length share a batch, so few rows idle while others finish.
+        group = sorted(groups[budget], key=lambda item: (item.need, len(item.ids)))
+        rows = budgets_lib.rows_per_batch(budget, max(len(item.ids) for item in group),
+                                          batch_size, batch_tokens,
+                                          getattr(decoder, "row_multiple", 1))
+        for start in range(0, len(group), rows):
+            batch = group[start:start + rows]
+            # Every batch padded to `rows` rows: the last, partial one reuses the compile.
+            out = decoder.generate([item.ids for item in batch], budget, ends,
+                                   pad_id=tokenizer.pad_id, rows=rows,
+                                   vocab_limit=tokenizer.vocab_size)
+            for item, row, truncated in zip(batch, out.rows(), out.truncated):
+                text = tokenizer.decode([t for t in row if t not in ends])
+                samples.append(_judge(item.record, text, len(row), bool(truncated)))
+            bar.update(len(batch))
     bar.close()
     return samples
 
@@ -214,8 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output directory (default: <train.out_dir>/eval)")
     p.add_argument("--batch-size", type=int, help="prompts decoded together (default: "
                                                   "eval.batch_size; 32 with --plan)")
-    p.add_argument("--max-new-tokens", type=int,
-                   help="token budget per output (default: eval.max_new_tokens)")
+    p.add_argument("--max-new-tokens",
+                   help="new tokens per output: a number for every task and split, or auto "
+                        "(each cell's longest reference trace + end token, times "
+                        "eval.budget_margin; default: eval.max_new_tokens)")
     p.add_argument("--tokenizer", help="'char', 'tail-bpe' or an HF tokenizer directory "
                                        "(default: the checkpoint's own, else model.tokenizer)")
     p.add_argument("--dtype", choices=("float32", "bfloat16"),
@@ -270,6 +353,9 @@ def run(args) -> dict | str:
     for key in ("n", "variant", "batch_size", "max_new_tokens"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
+    options["max_new_tokens"] = budgets_lib.check_setting(
+        options["max_new_tokens"], "--max-new-tokens" if args.max_new_tokens is not None else
+        "eval.max_new_tokens")
 
     import jax
 

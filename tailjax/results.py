@@ -14,10 +14,13 @@ RESULT_FILES = ("results.json", "results.md", "accuracy.png", "accuracy_by_lengt
 
 
 def results_markdown(results: dict) -> str:
-    """Accuracy (%) per task and split, with the counts that explain the misses."""
+    """Accuracy (%) per task and split, with the counts that explain the misses: per cell the
+    unparsed and truncated outputs, the token budget and the longest reference output; then the
+    run's warnings (cells whose references or outputs did not fit their budget)."""
     table = results["tasks"]
     splits = list(next(iter(table.values()))) if table else []
-    lines = [f"pass@1 (greedy), variant {results['variant']}, n={results['n']} per cell",
+    lines = [f"pass@1 (greedy), variant {results['variant']}, n={results['n']} per cell, "
+             f"max_new_tokens {_budget_note(results)}",
              "", "| task | " + " | ".join(splits) + " |",
              "|---|" + "---:|" * len(splits)]
     for task, row in table.items():
@@ -26,13 +29,17 @@ def results_markdown(results: dict) -> str:
     if table:
         means = [100 * np.mean([row[s]["accuracy"] for row in table.values()]) for s in splits]
         lines.append("| **mean** | " + " | ".join(f"**{m:.1f}**" for m in means) + " |")
-    lines += ["", "| task | split | correct | unparsed | truncated | mean tokens |",
-              "|---|---|---:|---:|---:|---:|"]
+    warnings = results.get("warnings") or []
+    if warnings:
+        lines += [""] + [f"- **warning**: {w}" for w in warnings]
+    lines += ["", "| task | split | correct | unparsed | truncated | mean tokens | budget | "
+                  "longest reference |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     for task, row in table.items():
         for s in splits:
             c = row[s]
             lines.append(f"| {task} | {s} | {c['correct']}/{c['n']} | {c['unparsed']} | "
-                         f"{c['truncated']} | {c['mean_generated_tokens']:.1f} |")
+                         f"{c['truncated']} | {c['mean_generated_tokens']:.1f} | "
+                         f"{c.get('max_new_tokens', '')} | {c.get('reference_tokens', '')} |")
     by_length = results.get("by_length") or {}
     if by_length:
         lines += ["", "pass@1 by input length (" + _trained_note(results) + ")", "",
@@ -42,6 +49,14 @@ def results_markdown(results: dict) -> str:
                 lines.append(f"| {task} | {n} | {c['correct']}/{c['n']} | "
                              f"{100 * c['accuracy']:.1f} |")
     return "\n".join(lines) + "\n"
+
+
+def _budget_note(results: dict) -> str:
+    setting = results.get("max_new_tokens")
+    if setting == "auto":
+        return (f"auto (per cell: longest reference x {results.get('budget_margin')}, on the "
+                "budget grid)")
+    return f"{setting} for every cell"
 
 
 def _trained_note(results: dict) -> str:

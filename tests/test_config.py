@@ -46,6 +46,12 @@ def test_yaml_then_overrides(tmp_path):
     (["data.tasks={bubble_sort: 1}", "data.integer=true"], "has no integer-only option"),
     (["eval.stretch=[9]"], "eval.stretch must be [low, high]"),
     (["eval.attention_scale=0"], "eval.attention_scale must be positive"),
+    (["eval.max_new_tokens=0"], "eval.max_new_tokens must be at least 1 token, got 0"),
+    (["eval.max_new_tokens=atuo"], "eval.max_new_tokens 'atuo' is neither a number of tokens "
+                                   "nor auto"),
+    (["eval.budget_margin=0.8"], "eval.budget_margin must be at least 1, got 0.8"),
+    (["eval.warn_truncated=1.5"], "eval.warn_truncated must be a share of outputs in [0, 1)"),
+    (["eval.batch_tokens=-1"], "eval.batch_tokens must be 0"),
     (["train"], "must look like section.key=value"),
 ])
 def test_bad_keys_and_values_are_named(overrides, message):
@@ -78,6 +84,8 @@ def test_shipped_configs_load(name):
 def test_7b_config_is_the_paper_recipe():
     cfg = load_config(os.path.join(ROOT, "configs", "qwen2.5-7b-tail.yaml"))
     assert (cfg.train.lr, cfg.train.final_lr, cfg.train.weight_decay) == (1e-5, 7e-7, 0.1)
+    # L traces reach 34k Qwen2.5 tokens: one fixed budget cut off a quarter of them (BUILD.md).
+    assert cfg.eval.max_new_tokens == "auto" and cfg.eval.batch_tokens == 32 * 32768
     # Packed rows of ~4.5 traces each (see the config's comment): ~1,010 traces per step.
     assert cfg.data.pack and cfg.train.batch_size == 224 and cfg.train.epochs == 2
     assert cfg.train.loss_chunk > 0 and cfg.model.remat == "full"

@@ -165,13 +165,50 @@ def test_stats_counts_chars_and_tokens(tmp_path, capsys):
     recs = read(a) + read(b)
     for task, split in (("word_flip", "S"), ("word_flip", "M"), ("binary_search", "L")):
         group = [r for r in recs if r["task"] == task and r["split"] == split]
-        count, chars_mean, chars_max, tok_mean, tok_max = rows[task, split]
+        count, chars_mean, chars_max, tok_mean, tok_max = rows[task, split][:5]
         chars = [len(r["completion"]) for r in group]
         tokens = [len(r["prompt"]) + len(r["completion"]) for r in group]  # one char, one token
         assert int(count) == len(group)
         assert float(chars_mean) == pytest.approx(sum(chars) / len(group), abs=0.05)
         assert int(chars_max) == max(chars) and int(tok_max) == max(tokens)
         assert float(tok_mean) == pytest.approx(sum(tokens) / len(group), abs=0.05)
+
+
+def test_stats_of_the_test_sets_give_shares_over_4096_8192_32768_and_the_auto_budget(capsys):
+    from tailjax.budgets import auto_budget
+
+    assert main(["stats", "--test-sets", "--n", "3", "--variant", "tail"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[-5:] == [">4096", ">8192", ">32768", "auto", "budget"]
+    rows = {tuple(ln.split()[:2]): ln.split()[2:] for ln in lines[2:-1]}
+    assert len(rows) == 3 * len(TASKS)
+    for task in TASKS:
+        for split in ("S", "M", "L"):
+            recs = records.test_set(task, split, 3, "tail")
+            tokens = [len(r["prompt"]) + len(r["completion"]) for r in recs]  # char tokenizer
+            *_, over4k, over8k, over32k, budget = rows[task, split]
+            for cell, limit in ((over4k, 4096), (over8k, 8192), (over32k, 32768)):
+                share = sum(t > limit for t in tokens) / len(tokens)
+                assert cell == f"{100 * share:.1f}%", (task, split, limit)
+            longest = max(len(r["completion"]) for r in recs)
+            assert int(budget) == auto_budget(longest + 1) > longest, (task, split)
+
+
+def test_stats_markdown_and_its_input_errors(tmp_path, capsys):
+    a = generate(tmp_path, "a.jsonl", "--task", "compare", "--split", "M", "--n", "4",
+                 "--seed", "2")
+    capsys.readouterr()
+    assert main(["stats", str(a), "--markdown"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == ("| task | split | n | tokens mean | tokens max | > 4096 | > 8192 | "
+                      "> 32768 | auto budget |")
+    assert out[2].startswith("| compare | M | 4 | ")
+    for argv, message in ((["stats"], "give record files or --test-sets"),
+                          (["stats", str(a), "--test-sets"], "give record files or --test-sets"),
+                          (["stats", "--test-sets", "--n", "0"], "--n must be positive")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and message in err and "\n" not in err
 
 
 def test_stats_with_an_hf_tokenizer_dir(tmp_path, capsys):

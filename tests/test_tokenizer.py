@@ -84,3 +84,49 @@ def test_end_ids_are_the_union_of_tokenizer_config_and_generation_config(tmp_pat
 def test_unknown_tokenizer_names_the_choices():
     with pytest.raises(ValueError, match="neither a built-in one \\(char, tail-bpe\\)"):
         load_tokenizer("no-such-tokenizer")
+
+
+# Ids the real Qwen2.5 tokenizer gives (its tokenizer.json, as published with the models).
+QWEN25_KNOWN = {
+    "Hello world! This is a tokenizer sanity sample.": [9707, 1879, 0, 1096, 374, 264, 45958,
+                                                        46842, 6077, 13],
+    "Hello, this is a test": [9707, 11, 419, 374, 264, 1273],
+    "12345": [16, 17, 18, 19, 20],
+    "<|endoftext|><|im_start|><|im_end|>": [151643, 151644, 151645],
+}
+
+
+def test_qwen25_built_offline_gives_known_ids_and_one_token_per_digit(qwen25):
+    for text, ids in QWEN25_KNOWN.items():
+        assert qwen25.encode(text) == ids, text
+    # Qwen2.5 base: ends on <|endoftext|> and pads with it; 151,643 ranks + 22 added tokens.
+    assert (qwen25.end_ids, qwen25.pad_id, qwen25.vocab_size) == ((151643,), 151643, 151665)
+    record = synthesize("addition", "M", seed=3, index=0, variant="tail-styled")
+    for text in (record["prompt"], record["completion"], "carry 1, 987654321 + 12 = 987654333"):
+        ids = qwen25.encode(text)
+        assert qwen25.decode(ids) == text
+        pieces = [qwen25.decode([t]) for t in ids]
+        digits = [p for p in pieces if any(c.isdigit() for c in p)]
+        assert all(len(p) == 1 for p in digits)
+        assert len(digits) == sum(c.isdigit() for c in text) > 0
+
+
+def test_qwen25_directory_matches_qwens_own_bpe_on_tail_text(qwen25):
+    """The converted tokenizer.json encodes as tiktoken does with the same ranks and regex."""
+    import tiktoken
+
+    from tailjax import qwen25_tokenizer as q
+
+    ranks = q.read_ranks(q.ranks_file())
+    reference = tiktoken.Encoding("qwen", pat_str=q.PATTERN, mergeable_ranks=ranks,
+                                  special_tokens={})
+    for task in sorted(TASKS):
+        record = synthesize(task, "S", seed=5, index=0, variant="tail-styled")
+        for text in (record["prompt"], record["completion"]):
+            assert qwen25.encode(text) == reference.encode_ordinary(text), task
+
+
+def test_qwen25_cli_without_out_is_one_clear_error(capsys):
+    assert tok_lib.main(["qwen2.5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: qwen2.5 needs --out DIR, the tokenizer directory to write"

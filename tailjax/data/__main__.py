@@ -7,6 +7,8 @@ statistics, verify that two files share no instance.
     python -m tailjax.data generate --task addition --mix S=0.8,M=0.1,L=0.1 --n 1000 --seed 1 \\
         --out mix.jsonl
     python -m tailjax.data stats train.jsonl [more.jsonl ...] [--tokenizer char|tail-bpe|HF_DIR]
+    python -m tailjax.data stats --test-sets --n 500 --variant tail-styled --tokenizer HF_DIR \
+        --markdown
     python -m tailjax.data verify train.jsonl test.jsonl
 """
 
@@ -17,7 +19,7 @@ import os
 import sys
 
 from tailjax.data import records
-from tailjax.data.stats import format_table, length_stats
+from tailjax.data.stats import format_markdown, format_table, length_stats
 from tailjax.tasks import NOTATIONS, SPLITS, TASKS, VARIANTS, check_split
 from tailjax.tokenizer import load_tokenizer
 
@@ -117,9 +119,22 @@ def _read(path: str) -> list[dict]:
 
 
 def cmd_stats(args):
+    if bool(args.files) == args.test_sets:
+        raise ValueError("give record files or --test-sets (the eval's test sets of every task "
+                         "and split), not both and not neither")
+    if args.n <= 0:
+        raise ValueError(f"--n must be positive, got {args.n}")
     tok = load_tokenizer(args.tokenizer)
-    recs = [r for path in args.files for r in _read(path)]
-    print(format_table(length_stats(recs, tok), args.tokenizer))
+    if args.test_sets:
+        recs = [r for task in TASKS for split in SPLITS
+                for r in records.test_set(task, split, min(args.n, records.TEST_SIZE),
+                                          args.variant)]
+    else:
+        recs = [r for path in args.files for r in _read(path)]
+    if not recs:
+        raise ValueError("the record files hold no records")
+    print((format_markdown if args.markdown else format_table)(length_stats(recs, tok),
+                                                               args.tokenizer))
 
 
 def cmd_verify(args):
@@ -159,9 +174,20 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--integer", action="store_true",
                    help="integer-only operands (addition)")
     g.add_argument("--out", required=True, help="output .jsonl path ('-' for stdout)")
-    s = sub.add_parser("stats", help="count, completion chars and tokens per task and split")
-    s.add_argument("files", nargs="+")
-    s.add_argument("--tokenizer", default="char", help="'char', 'tail-bpe' or a local HF tokenizer dir")
+    s = sub.add_parser("stats", help="count, completion chars and tokens per task and split, the "
+                                     "share over 4096/8192/32768 tokens, the auto eval budget")
+    s.add_argument("files", nargs="*", help="record files (.jsonl)")
+    s.add_argument("--tokenizer", default="char",
+                   help="'char', 'tail-bpe' or a local HF tokenizer dir (Qwen2.5's: python -m "
+                        "tailjax.tokenizer qwen2.5 --out DIR)")
+    s.add_argument("--test-sets", action="store_true",
+                   help="instead of files: the first --n records of the test set (seed "
+                        f"{records.TEST_SEED}) of every task and split, in --variant")
+    s.add_argument("--n", type=int, default=records.TEST_SIZE,
+                   help=f"with --test-sets: records per task and split (default "
+                        f"{records.TEST_SIZE}; derangement's test sets hold fewer)")
+    s.add_argument("--variant", default="tail-styled", help="with --test-sets: the trace variant")
+    s.add_argument("--markdown", action="store_true", help="a Markdown table (token columns)")
     v = sub.add_parser("verify", help="check that two record files share no instance")
     v.add_argument("a")
     v.add_argument("b")
