@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# One short check (8 minutes at most: 240 + 2 x 120 s of time limits) for when a GPU or TPU
-# is lent:
+# One short check (10 minutes at most: 240 + 2 x 120 + 120 s of time limits) for when a GPU
+# or TPU is lent:
 #   1. the model's parity tests on the device: tests/test_model.py, test_kernels.py,
 #      test_loss.py and test_attention.py where it exists (JAX on the accelerator, not the
 #      CPU that tests/conftest.py picks by default);
 #   2. one training step of the Qwen2.5-0.5B and 1.5B shapes (random weights) on 8 packed rows
 #      of 4096 tokens in bf16, remat full, the loss in chunks of 512: tokens/s, MFU and peak
-#      device memory (benchmarks/train_step.py does the work).
+#      device memory (benchmarks/train_step.py does the work);
+#   3. decoding the Qwen2.5-0.5B shape in bf16 (random weights, 64-token prompts, no end
+#      token): batch 1 and batch 64 x 8192 new tokens, compile seconds, tokens/s and the
+#      fraction of the memory-bandwidth roofline (benchmarks/decode_speed.py).
 #
 #   benchmarks/device_check.sh [OUT_DIR]     (default: $OUT, else ./device_check)
 #
-# Writes OUT_DIR/device_check.txt (everything printed), OUT_DIR/pytest.xml (per-test results)
-# and OUT_DIR/train_step.jsonl (one JSON record per shape). Each stage has its own time limit,
+# Writes OUT_DIR/device_check.txt (everything printed), OUT_DIR/pytest.xml (per-test results),
+# OUT_DIR/train_step.jsonl (one JSON record per shape) and OUT_DIR/decode_speed.jsonl (one per
+# batch). Each stage has its own time limit,
 # and a stage that fails or runs out of time does not stop the next. Exit status: 0 when every
 # stage passed. JAX_PLATFORMS, when set, picks the backend; unset, JAX takes the accelerator.
 set -u
@@ -50,6 +54,10 @@ for preset in 0.5b 1.5b; do
   stage "train step $preset" 120 "$python" benchmarks/train_step.py --preset "$preset" \
       --seq 4096 --batch 8 --dtype bfloat16 --remat full --loss-chunk 512 --steps 5 \
       --out "$out/train_step.jsonl"
+done
+for batch in 1 64; do
+  stage "decode 0.5b batch $batch" 60 "$python" benchmarks/decode_speed.py --shape 0.5b \
+      --batch "$batch" --new 8192 --dtype bfloat16 --repeats 1 --out "$out/decode_speed.jsonl"
 done
 echo "device_check done: status $status"
 exit "$status"

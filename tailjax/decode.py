@@ -1,20 +1,26 @@
-# Over 400 lines on purpose: bucketing, prefill, the decode loop and its per-replica split
-# build one compiled program and read best together.
+# Over 400 lines on purpose: bucketing, the weights' decode layout, prefill, the decode loop and
+# its per-replica split build one compiled program and read best together.
 """Batched decoding with a KV cache, compiled once per shape bucket.
 
 `generate(model, prompts, max_new_tokens, end_ids)` left-pads the prompts into a power-of-two
 length bucket (and the batch into a power-of-two row bucket) so a handful of compiles serve a
 whole evaluation, fills a preallocated KV cache with one prefill pass (chunked when the prompt
-logits would be large), then decodes inside `lax.while_loop`s that stop each row at any end id
-and the whole batch once every row is done or the budget is spent. Decoding runs in phases over
-growing power-of-two windows of the cache, so a step reads only about the slots written so far,
-not the whole budget. The cache is donated to the compiled function and handed back, so it is
-updated in place and reused by the next call of the same shape instead of being reallocated.
-With a mesh, rows are sharded over the data axes and the cache follows the model's rules
-(batch over data, kv heads over tensor); `tailjax.plan.plan_kv_cache` sizes it per device
-beforehand. Along the pure data axis (parameters replicated) each shard of rows decodes in its
-own loop, with no communication per step; on a CPU split into one device per core that is
-~1.7x the tokens/s. Without a mesh the decoder uses a mesh of one device: one code path.
+logits would be large), then decodes inside one `lax.while_loop` that stops each row at any end
+id and the whole batch once every row is done or the budget is spent. Each step reads the cache
+in blocks (`cache_layout`) only up to the slots written so far, merging the blocks' softmax
+terms as flash-decoding does (model/cache_attention.py), so a step's memory read grows with the
+length decoded, not with the budget; the layers run under `lax.scan`, so the program's size
+grows with neither the layers nor the budget. The cache is donated to the compiled function and
+handed back, so it is updated in place and reused by the next call of the same shape instead of
+being reallocated.
+
+The weights are kept in the compute dtype on a mesh with the fsdp axis folded into data where
+they fit (`decode_mesh`). Rows are sharded over the data axes and the cache follows the model's
+rules (batch over data, kv heads over tensor); `tailjax.plan.plan_decode` sizes weights and
+cache per device beforehand (`python -m tailjax.eval --plan`). Along the pure data axis
+(parameters replicated) each shard of rows decodes in its own loop, with no communication per
+step; on a CPU split into one device per core that is ~1.7x the tokens/s. Without a mesh the
+decoder uses a mesh of one device: one code path.
 
 Greedy by default (argmax, first index on ties, as transformers does); temperature and top-p
 sampling take an explicit PRNG key.

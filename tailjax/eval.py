@@ -19,6 +19,8 @@ baseline row), a tailjax model checkpoint, or a training run's checkpoint direct
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from typing import Callable, Mapping, NamedTuple, Sequence
 
@@ -277,10 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m tailjax.eval",
         description="Greedy pass@1 per task and length split; writes results.json, results.md, "
-                    "accuracy.png and samples.jsonl. With --plan, prints the KV cache the "
-                    "decoder allocates per device instead (e.g. the 7B config at batch 32 and "
-                    "32k tokens: --plan --set model.preset=qwen2.5-7b --batch-size 32 "
-                    "--plan-tokens 32768 --mesh data=2,tensor=4).")
+                    "accuracy.png and samples.jsonl. With --plan, prints the weights and KV "
+                    "cache the decoder holds per device instead (e.g. the 7B config at batch "
+                    "32 and 32k tokens: --plan --set model.preset=qwen2.5-7b --batch-size 32 "
+                    "--plan-tokens 32768 --mesh data=2,tensor=4 [--compile]).")
     p.add_argument("--config", help="YAML config (its eval, data, model and mesh sections)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. eval.n=50 (repeatable)")
@@ -307,6 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--plan", action="store_true",
                    help="print the KV cache size per device and exit (needs no checkpoint)")
+    p.add_argument("--compile", action="store_true",
+                   help="with --plan: also compile the decode ahead of time on virtual CPU "
+                        "devices (as many as the mesh has) and print its memory per device "
+                        "beside the plan")
     p.add_argument("--plan-tokens", type=int, default=32768,
                    help="cache length (prompt + generated tokens) for --plan (default 32768)")
     from tailjax import distributed
@@ -316,13 +322,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _plan(args, cfg) -> str:
-    from tailjax.config import arch
-    from tailjax.plan import plan_kv_cache
+    from tailjax.plan import plan_decode
+    from tailjax.train_state import model_config
 
     shape = _mesh_shape(args.mesh) if args.mesh else dict(cfg.mesh.shape)
-    batch = args.batch_size or 32
-    return plan_kv_cache(arch(cfg), batch, args.plan_tokens, shape,
-                         dtype=cfg.model.dtype).describe()
+    if args.compile:
+        if any(n < 1 for n in shape.values()):
+            raise ValueError(f"--compile needs every mesh axis size given, e.g. --mesh "
+                             f"data=2,tensor=4; got {shape}")
+        # virtual CPU devices stand in for the accelerators (before JAX starts its backend)
+        os.environ["JAX_PLATFORMS"] = "cpu"
+        flags = " ".join(f for f in os.environ.get("XLA_FLAGS", "").split()
+                         if "xla_force_host_platform_device_count" not in f)
+        os.environ["XLA_FLAGS"] = (f"{flags} --xla_force_host_platform_device_count="
+                                   f"{math.prod(shape.values())}")
+    model_cfg, _ = model_config(cfg, allow_missing_init=True)
+    if args.dtype:
+        model_cfg = model_cfg.replace(dtype=args.dtype)
+    return plan_decode(model_cfg, args.batch_size or 32, args.plan_tokens, shape,
+                       compile=args.compile).describe()
 
 
 def run(args) -> dict | str:

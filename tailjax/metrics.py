@@ -39,9 +39,23 @@ def matmul_params(model_cfg) -> int:
     return n
 
 
+# Peak memory bandwidth per chip, TB/s (vendors' datasheets: H100 SXM 3.35, H200 4.8, A100 80GB
+# SXM 2.04; TPU v4 1.2, v5e 0.82, v5p 2.77, v6e 1.64): the roofline of decoding, which reads every
+# weight and the KV cache once per step.
+PEAK_TBPS = {"TPU v4": 1.2, "TPU v5 lite": 0.82, "TPU v5e": 0.82, "TPU v5p": 2.77,
+             "TPU v5": 2.77, "TPU v6 lite": 1.64, "TPU v6e": 1.64, "NVIDIA H100": 3.35,
+             "NVIDIA H200": 4.8, "NVIDIA A100": 2.04}
+
+
 def device_peak_tflops(kind: str) -> float:
     """Dense bf16 peak TFLOP/s of a jax device_kind (PEAK_TFLOPS by prefix); 0.0 when unknown."""
     return next((v for k, v in PEAK_TFLOPS.items() if kind.startswith(k)), 0.0)
+
+
+def device_peak_tbps(kind: str) -> float:
+    """Peak memory bandwidth in TB/s of a jax device_kind (PEAK_TBPS by prefix); 0.0 when
+    unknown."""
+    return next((v for k, v in PEAK_TBPS.items() if kind.startswith(k)), 0.0)
 
 
 def peak_flops(train_cfg) -> float:

@@ -388,6 +388,114 @@ def plan_kv_cache(arch: dict, batch: int, max_len: int, mesh_shape: dict,
                   tuple(spec), total, total // split)
 
 
+@dataclass(frozen=True)
+class DecodePlan:
+    """What a `Decoder` holds per device for one batch: its weights (compute dtype, the decode
+    layout of `decode.decode_mesh`) and the KV cache; with `compiled`, the ahead-of-time
+    compiled program's memory per device beside it (bytes: arguments, temporaries, peak)."""
+
+    kv: KVPlan
+    dtype: str
+    weights_per_device: int
+    fsdp_folded: bool
+    compiled: dict | None = None
+
+    @property
+    def per_device_bytes(self) -> int:
+        return self.weights_per_device + self.kv.per_device_bytes
+
+    def describe(self) -> str:
+        gib = 1 << 30
+        layout = ("fsdp folded into data: weights whole along the rows" if self.fsdp_folded
+                  else "weights split as the mesh says")
+        lines = [self.kv.describe(),
+                 f"weights    {self.weights_per_device / gib:9.2f} GiB per device ({self.dtype}; "
+                 f"{layout})",
+                 f"planned    {self.per_device_bytes / gib:9.2f} GiB per device (weights + KV "
+                 "cache; the decode loop's temporaries are a small fraction of the cache)"]
+        if self.compiled:
+            c = self.compiled
+            lines.append(
+                f"compiled   {c['peak'] / gib:9.2f} GiB per device peak (arguments "
+                f"{c['arguments'] / gib:.2f}, temporaries {c['temporaries'] / gib:.2f}), "
+                f"{c['peak'] / self.per_device_bytes:.3f}x the plan")
+            if self.dtype == "bfloat16":
+                lines.append("  note: compiled for the CPU, whose matmuls are f32: XLA:CPU keeps "
+                             "f32 copies of bf16 weights among the temporaries, which a GPU or "
+                             "TPU does not; plan float32 (--dtype float32) to compare like with "
+                             "like")
+        return "\n".join(lines)
+
+
+def plan_decode(cfg, batch: int, max_len: int, mesh_shape: dict, compile: bool = False,
+                prompt: int = 512) -> DecodePlan:
+    """The decoder's memory per device for `batch` rows of `max_len` cache tokens (prompt
+    included) of the model cfg (a Qwen2Config) on a mesh of these axis sizes.
+
+    Weights: in cfg's compute dtype, split over tensor only when `decode.decode_mesh` folds the
+    fsdp axis into data (as it does where a device does not report its memory, e.g. when
+    planning), else over fsdp and tensor. compile: also lower and compile one generate call of
+    `prompt` prompt tokens and max_len - prompt new tokens ahead of time on this process's
+    devices (which must number the mesh's size: virtual CPU devices, see `python -m
+    tailjax.eval --plan --compile`) and record its memory. Raises ValueError for a bad mesh or
+    sizes.
+    """
+    import jax.numpy as jnp
+    from jax.sharding import AbstractMesh
+
+    from tailjax.model import sharding
+    from tailjax.model.qwen2 import param_specs
+
+    kv = plan_kv_cache(cfg.to_hf(), batch, max_len, mesh_shape, dtype=cfg.compute_dtype)
+    sizes = dict(kv.mesh_shape)
+    folded = sizes["fsdp"] > 1
+    if folded:
+        sizes = {"data": sizes["data"] * sizes["fsdp"], "fsdp": 1, "tensor": sizes["tensor"]}
+    mesh = AbstractMesh(tuple(sizes.values()), tuple(sizes))
+    itemsize = jnp.dtype(cfg.compute_dtype).itemsize
+    weights = 0
+    for shape, axes in _leaves(param_specs(cfg)):
+        split = 1
+        for entry in sharding.logical_to_spec(axes, shape, mesh):
+            for axis in (() if entry is None else (entry,) if isinstance(entry, str) else entry):
+                split *= sizes[axis]
+        weights += math.prod(shape) * itemsize // split
+    compiled = None
+    if compile:
+        compiled = _compile_decode(cfg, batch, max_len, kv.mesh_shape, prompt)
+    return DecodePlan(kv, str(jnp.dtype(cfg.compute_dtype)), weights, folded, compiled)
+
+
+def _leaves(specs):
+    from tailjax.model.sharding import is_shape_axes
+
+    import jax
+
+    return jax.tree.leaves(specs, is_leaf=is_shape_axes)
+
+
+def _compile_decode(cfg, batch: int, max_len: int, mesh_shape: dict, prompt: int) -> dict:
+    import jax
+
+    from tailjax.decode import Decoder
+    from tailjax.model import sharding
+    from tailjax.model.qwen2 import abstract_model
+
+    if not 0 < prompt < max_len:
+        raise ValueError(f"the prompt ({prompt} tokens) must be shorter than the cache "
+                         f"({max_len} tokens)")
+    devices = math.prod(mesh_shape.values())
+    if jax.device_count() != devices:
+        raise ValueError(f"compiling for a mesh of {devices} devices needs {devices} devices, "
+                         f"this process has {jax.device_count()}")
+    mesh = sharding.make_mesh(mesh_shape)
+    decoder = Decoder(abstract_model(cfg), mesh=mesh, fast_paths=False)
+    mem = decoder.lower(batch, prompt, max_len - prompt).compile().memory_analysis()
+    return {"arguments": mem.argument_size_in_bytes, "temporaries": mem.temp_size_in_bytes,
+            "peak": (mem.argument_size_in_bytes + mem.output_size_in_bytes
+                     + mem.temp_size_in_bytes - mem.alias_size_in_bytes)}
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m tailjax.plan", description=__doc__.split("\n")[0])
     p.add_argument("--config", required=True, help="training config YAML")

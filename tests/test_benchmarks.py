@@ -1,5 +1,6 @@
-"""benchmarks/train_step.py runs a tiny step on the CPU and writes its record;
-benchmarks/device_check.sh parses and drives its stages (a stand-in python, no device)."""
+"""benchmarks/train_step.py and decode_speed.py run a tiny shape on the CPU and write their
+records, decode_compile.py reports a compiled decode; benchmarks/device_check.sh parses and
+drives its stages (a stand-in python, no device)."""
 
 import json
 import os
@@ -46,3 +47,26 @@ def test_device_check_runs_its_stages_and_fails_when_one_fails(tmp_path):
     log = (tmp_path / "out" / "device_check.txt").read_text()
     assert "-m pytest" in log and "tests/test_model.py" in log
     assert "--preset 0.5b --seq 4096" in log and "== train step 1.5b: exit 3" in log
+    assert "decode_speed.py --shape 0.5b --batch 64 --new 8192" in log
+    assert "== decode 0.5b batch 1: exit 0" in log
+
+
+def test_decode_speed_on_a_tiny_shape_writes_its_record(tmp_path, capsys):
+    import decode_speed
+
+    out = tmp_path / "decode_speed.jsonl"
+    assert decode_speed.main(["--shape", "tiny", "--batch", "2", "--prompt", "8", "--new", "16",
+                              "--dtype", "float32", "--repeats", "1", "--out", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert (record["batch"], record["new"]) == (2, 16) and record["tokens_per_s"] > 0
+    assert record["roofline_fraction"] is None  # a CPU has no bandwidth in metrics.PEAK_TBPS
+    assert "tokens/s" in capsys.readouterr().out
+
+
+def test_decode_compile_reports_size_time_and_memory(capsys):
+    import decode_compile
+
+    assert decode_compile.main(["--shape", "tiny", "--batch", "2", "--prompt", "8", "--new",
+                                "600", "--dtype", "float32", "--devices", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "lowered" in out and "compile" in out and "temporaries" in out

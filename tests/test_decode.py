@@ -247,3 +247,22 @@ def test_kv_cache_plan_for_7b_at_batch_32_and_32k_tokens():
     assert "replicated" in wide.describe()
     with pytest.raises(ValueError, match="unknown mesh axes"):
         plan_kv_cache(arch, 32, 32768, {"model": 8})
+
+
+@pytest.mark.parametrize("axes", [{"data": 4, "tensor": 2}, {"fsdp": 8}])
+def test_decode_plan_matches_the_compiled_program(axes):
+    # The tiny shape at 16 rows x 16384 cache tokens in float32, compiled ahead of time on the 8
+    # virtual devices as `python -m tailjax.eval --plan --compile` does (the plain paths GPUs
+    # and TPUs run), 64 prompt tokens: weights + KV cache per device are within 10% of the
+    # compiled peak, so the decode loop's temporaries are bounded (the window phases it replaced
+    # held about another cache's worth).
+    from tailjax.plan import plan_decode
+
+    cfg = preset("tiny").replace(dtype="float32")
+    plan = plan_decode(cfg, 16, 16384, axes, compile=True, prompt=64)
+    assert plan.fsdp_folded == ("fsdp" in axes)  # fsdp folded into data: weights whole
+    # the arguments are the weights, the cache and the prompts' few kilobytes
+    assert 0 <= plan.compiled["arguments"] - plan.per_device_bytes < 1 << 20
+    assert plan.per_device_bytes <= plan.compiled["peak"] <= 1.1 * plan.per_device_bytes
+    assert plan.compiled["temporaries"] <= 0.1 * plan.kv.per_device_bytes
+    assert "x the plan" in plan.describe()

@@ -5,16 +5,21 @@ The cache keeps each layer's keys transposed and its values plain, both kv-head-
     keys   [layers, batch, kv_heads, head_dim, slots]
     values [layers, batch, kv_heads, slots, head_dim]
 
-A few new queries (a decode step) read the cache where it lies: per (row, kv head), scores are
-q [group, t, hd] . K [hd, slots] and the output is probs [group, t, slots] . V [slots, hd]. In the
-sequence-major layout the general `kernels.attention` takes, every decode step transposed each
-layer's whole cache (and copied V to float32) before its matmuls; measured at batch 32 on the
-CPU that copy dominated a step. On the CPU fast path (model/speed.py) the grouped queries are
-folded into the rows of plain row-major matmuls over the batch dims (batch, kv heads), and the
-decode loop carries the cache as one array per layer (`unstack`).
+A few new queries (a decode step) read the cache where it lies: per (row, kv head), the
+grouped queries are folded into the rows of plain row-major matmuls, scores q [group * t, hd] .
+K [hd, slots] and output probs [group * t, slots] . V [slots, hd]. In the sequence-major layout
+the general `kernels.attention` takes, every decode step transposed each layer's whole cache
+(and copied V to float32) before its matmuls; measured at batch 32 on the CPU that copy
+dominated a step. A decode step reads the cache in blocks up to the slots written so far and
+merges the blocks' (max, sum, weighted values) as flash-decoding does (Dao et al. 2023,
+"Flash-Decoding for long-context inference"). jax's ragged decode kernels do not fit this layout
+(Pallas GPU `decode_attention` takes sequence-major [b, slots, kv, hd] keys, the TPU kernels a
+paged cache), so the blocks are plain XLA. The CPU fast path's decode loop may carry the cache
+as one array per layer (`unstack`).
 
 Scores and softmax are float32 via preferred_element_type, whatever the cache dtype; the
-probabilities are cast to the values' dtype for the second product, as transformers does.
+softmax weights are cast to the values' dtype for the second product, as transformers does
+(before normalizing: exp(score - max) is in [0, 1] either way).
 """
 
 from __future__ import annotations
@@ -113,16 +118,27 @@ def cache_attention(q: jax.Array, k_all, v_all, layer, mask, live=None,
         unread = start + jnp.arange(block) >= j * block  # not read by the block before
         return _merge(carry, _attend_block(q, keys, values, masks(start, block) & unread))
 
-    first = _attend_block(q, _block_of(k_all, layer, 0, block, axis=-1),
-                          _block_of(v_all, layer, 0, block, axis=-2), masks(0, block))
+    # Every block is read inside the loop: a block read outside it fuses with the step's cache
+    # write, which then keeps the unwritten cache alive beside the written one (a whole copy).
+    b, t, heads, hd = q.shape
+    rows = (b, v_all[0].shape[-3] if isinstance(v_all, tuple) else v_all.shape[-3])
+    rows += ((heads // rows[1]) * t,)
+    empty = (jnp.full(rows, MASK_VALUE, jnp.float32), jnp.zeros(rows, jnp.float32),
+             jnp.zeros(rows + (hd,), jnp.float32))
     n = (jnp.asarray(live, jnp.int32) + block - 1) // block
-    return _finish(q, *lax.fori_loop(1, n, one_block, first))
+    return _finish(q, *lax.fori_loop(0, n, one_block, empty))
 
 
 def _block_of(c, layer, start, size: int, axis: int):
-    """Slots [start, start + size) of `layer`'s keys or values (axis: their slot axis)."""
-    layer_c = _layer_of(c, layer)
-    return lax.dynamic_slice_in_dim(layer_c, start, size, axis=layer_c.ndim + axis)
+    """Slots [start, start + size) of `layer`'s keys or values (axis: their slot axis, from the
+    end), sliced from the cache in one step: a layer taken out first is a copy of the whole
+    layer (XLA does not fold the two slices)."""
+    if isinstance(c, tuple):
+        return lax.dynamic_slice_in_dim(c[layer], start, size, axis=c[layer].ndim + axis)
+    starts = [jnp.int32(0)] * c.ndim
+    starts[0], starts[c.ndim + axis] = jnp.asarray(layer, jnp.int32), jnp.asarray(start, jnp.int32)
+    sizes = (1,) + c.shape[1:c.ndim + axis] + (size,) + c.shape[c.ndim + axis + 1:]
+    return lax.dynamic_slice(c, starts, sizes)[0]
 
 
 def _attend_block(q, keys, values, mask):

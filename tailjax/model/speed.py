@@ -16,14 +16,12 @@ autodiff), and each was kept because it measured faster on the CPU:
   README); there is no figure for the unrolling alone.
 - huge-page malloc for CPU training (tailjax/malloc.py, asked for by `train.main`): a 5.5 s
   step of the 32 x 512 benchmark took 4.1-4.3 s.
-- per-layer weights and cache in the decode loop (`Qwen2.layer_list`, `cache_attention.unstack`
-  in decode.py): XLA:CPU copied each layer's weights and cache out of the stacked arrays on
-  every step. Off the fast path the loop scans over the stacked arrays.
-- folded cache attention (model/cache_attention.py `_attend_folded`): a decode step's grouped
-  queries folded into the rows of one row-major matmul per (row, kv head), written when the
-  cache layout was made for reading in place (a per-step transposed copy of the cache had
-  dominated a batch-32 decode step); the plain path is two einsums on the same layout.
-- joined q/k/v and gate/up projections in the decode loop (`Qwen2.layer_list(fuse=True)`):
+- per-layer weights and cache in the decode loop (`Qwen2.layer_list`, decode.py's per-layer
+  cache), for models of up to decode.UNROLL_LAYERS layers: XLA:CPU copied each layer's weights
+  out of the stacked arrays on every step. Deeper models scan over the stacked arrays, as
+  accelerators do, so that the decode program's size does not grow with the layers.
+- joined q/k/v and gate/up projections in the unrolled decode loop
+  (`Qwen2.layer_list(fuse=True)`):
   two matmuls where there were five, at sizes where a CPU matmul is mostly dispatch;
   122k -> 132k tokens/s on the decode micro benchmark. Only with weights whole on each
   device (a joined copy of a split weight would have to be resharded).
