@@ -109,6 +109,20 @@ def test_every_variant_ends_with_the_boxed_answer():
         assert render(tr, v).endswith("\\boxed{7}")
 
 
+def test_a_tape_answer_is_boxed_by_name_where_the_writes_are_kept():
+    """A trace whose answer is the tape its states wrote (`finish(answer, tape=...)`): the terse
+    variants, which keep every write, box the tape's name; the others box the answer."""
+    tr = Trace()
+    tr.state("write", fetch={"x": 12}, compute="12 = 12", write={"t[1]": 1, "t[0]": 2})
+    tr.finish(12, tape="t")
+    for v in VARIANTS:
+        boxed = "\\boxed{t}" if v in ("tail", "no-fetch", "no-atomic", "no-linear") else \
+            "\\boxed{12}"
+        assert render(tr, v).endswith(boxed), v
+    assert "t[1]=1, t[0]=2" in render(tr, "no-fetch")
+    assert render(running_sum([7]), "tail").endswith("\\boxed{7}")  # no tape: the answer
+
+
 def test_errors_are_clear():
     with pytest.raises(ValueError, match="unknown variant 'fancy'"):
         render(running_sum([1]), "fancy")

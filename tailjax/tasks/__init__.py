@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from tailjax.tasks.registry import (NOTATIONS, SPLITS, TASKS, Task, canonical_key, check_form,
                                     check_split, get_task, instance_key, register, sorted_pair)
-from tailjax.tasks.scoring import canonical_answer, last_boxed, score
+from tailjax.tasks.scoring import answer_text, canonical_answer, last_boxed, score
 from tailjax.tasks.synthesis import (RECORD_KEYS, make_record, sample_instance, synthesize,
                                      with_rule)
 from tailjax.tasks.trace import VARIANTS, Trace, boxed, render
@@ -28,7 +28,7 @@ from tailjax.tasks import enumeration  # noqa: F401
 from tailjax.tasks import dynamic_programming  # noqa: F401
 from tailjax.tasks import backtracking  # noqa: F401
 
-__all__ = ["NOTATIONS", "SPLITS", "RECORD_KEYS", "TASKS", "Task", "Trace", "VARIANTS", "boxed",
-           "canonical_answer", "canonical_key", "check_form", "check_split",
-           "get_task", "instance_key", "last_boxed", "make_record", "register", "render",
-           "sample_instance", "score", "sorted_pair", "synthesize", "with_rule"]
+__all__ = ["NOTATIONS", "SPLITS", "RECORD_KEYS", "TASKS", "Task", "Trace", "VARIANTS",
+           "answer_text", "boxed", "canonical_answer", "canonical_key", "check_form",
+           "check_split", "get_task", "instance_key", "last_boxed", "make_record", "register",
+           "render", "sample_instance", "score", "sorted_pair", "synthesize", "with_rule"]

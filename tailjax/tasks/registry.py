@@ -42,6 +42,10 @@ class Task:
         up to the task's symmetries (those that keep the answer: swapping the operands of a sum,
         reordering knapsack items); `canonical_key` keys test-set exclusion by it. Each task's
         docstring says which symmetries it folds; by default none.
+    tapes: answers a completion leaves on a tape instead of boxing them: tape name -> reader,
+        reader(completion) -> the answer text the tape holds, or None when the completion wrote
+        no readable number there. A completion whose last box holds a tape's name is scored on
+        its reading (scoring.answer_text; addition's "s", simulation.addition.read_sum_tape).
     answer_rule: what the scorer requires of the answer beyond one number (a list's order and
         separator, the pair notation, "none"), formatted like the templates and appended to
         every prompt (`with_rule`), so that no template leaves it unsaid.
@@ -60,6 +64,7 @@ class Task:
     notations: Mapping[str, Callable[[dict, random.Random], object]] = field(
         default_factory=dict)
     fold: Callable[[dict], dict] = lambda instance: instance
+    tapes: Mapping[str, Callable[[str], str | None]] = field(default_factory=dict)
     answer_rule: str = ""
 
     @property

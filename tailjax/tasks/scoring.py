@@ -1,5 +1,9 @@
 """Scoring: the last `\\boxed{}` of a completion, compared with the answer in canonical form.
 
+A box that names one of the task's tapes (`Task.tapes`: addition's tagged traces end with
+`\\boxed{s}`, "the answer is tape s") is read from that tape instead: the cells the completion
+wrote, by the task's reader (`answer_text`).
+
 Answers are ASCII, one rule for every task: a boxed answer with any other character (full-width
 or Arabic-Indic digits, say) is not an answer, so `score` counts it wrong (`canonical_answer`).
 
@@ -41,9 +45,20 @@ def canonical_answer(task: Task | str, text: str) -> str:
     return task.canonical(text)
 
 
-def score(task: Task | str, completion: str, answer: str) -> bool:
-    """Whether the last boxed answer of `completion` equals `answer` in canonical form."""
+def answer_text(task: Task | str, completion: str) -> str | None:
+    """The answer `completion` gives: the content of its last `\\boxed{}`, or, when that box
+    holds the name of one of the task's tapes (`Task.tapes`), what the completion wrote on the
+    tape (that tape's reader; None when it wrote no readable number). None without a box."""
+    task = get_task(task) if isinstance(task, str) else task
     got = last_boxed(completion)
+    reader = task.tapes.get(got.strip()) if got is not None else None
+    return reader(completion) if reader else got
+
+
+def score(task: Task | str, completion: str, answer: str) -> bool:
+    """Whether the answer of `completion` (`answer_text`: the last boxed answer, or the tape it
+    names) equals `answer` in canonical form."""
+    got = answer_text(task, completion)
     if got is None:
         return False
     try:

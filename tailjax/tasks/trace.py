@@ -34,7 +34,11 @@ Variants, each defined against `tail` so that it differs from `tail` only in the
 - plain-cot    a short natural-language explanation with the key intermediate results the solver
                chose (`Trace.note`), not unrolled.
 
-Every completion ends with `\\boxed{answer}`.
+Every completion ends with `\\boxed{answer}`, but one: a trace whose answer is the tape its states
+wrote (`Trace.tape`, e.g. addition's sum tape `s` in the tagged notation) ends its terse variants
+(tail and the three ablations, which all keep the writes) with `\\boxed{NAME}`, the tape's name,
+and the scorer reads the answer off that tape (`scoring.answer_text`). The other variants box the
+answer itself.
 """
 
 from __future__ import annotations
@@ -61,11 +65,16 @@ class State:
 
 @dataclass
 class Trace:
-    """What a solver records: the states, the plain-CoT notes, and the final answer."""
+    """What a solver records: the states, the plain-CoT notes, and the final answer.
+
+    `tape` names the label whose cells the states write the answer into ("s" for the writes
+    `s[K]=7`), when the answer is that tape rather than a final copy of it; None otherwise.
+    """
 
     states: list[State] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     answer: str | None = None
+    tape: str | None = None
     # Whether the last state was recorded without a goto: the next state recorded names it.
     _linked: bool = field(default=False, init=False, repr=False, compare=False)
 
@@ -84,8 +93,11 @@ class Trace:
         """A key intermediate result, for the plain-cot baseline."""
         self.notes.append(sentence)
 
-    def finish(self, answer) -> "Trace":
+    def finish(self, answer, tape: str | None = None) -> "Trace":
+        """Set the answer (and the tape that holds it, see `tape`); ValueError when the last
+        state does not go to END."""
         self.answer = str(answer)
+        self.tape = tape
         if self.states and self.states[-1].goto != END_STATE:
             raise ValueError(
                 f"trace ends in state {self.states[-1].name!r} whose transition goes to "
@@ -198,7 +210,9 @@ def _styled_line(s: State) -> str:
 
 
 def render(trace: Trace, variant: str) -> str:
-    """The completion text of `trace` in `variant`, ending with the boxed answer."""
+    """The completion text of `trace` in `variant`, ending with the boxed answer (the boxed tape
+    name in the terse variants of a trace with a `tape`). ValueError for an unknown variant or
+    an unfinished trace."""
     if trace.answer is None:
         raise ValueError("the trace has no answer; call Trace.finish(answer) in the solver")
     if variant == "tail":
@@ -217,6 +231,8 @@ def render(trace: Trace, variant: str) -> str:
         lines = list(trace.notes)
     else:
         raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
-    closing = "answer: " if variant in TERSE_VARIANTS else "So the final answer is "
-    lines.append(closing + boxed(trace.answer))
+    if variant in TERSE_VARIANTS:
+        lines.append("answer: " + boxed(trace.tape or trace.answer))
+    else:
+        lines.append("So the final answer is " + boxed(trace.answer))
     return "\n".join(lines)
