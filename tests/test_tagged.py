@@ -1,48 +1,72 @@
-"""Addition's tagged notation (place tags at a random offset) and the integer-only option,
-checked against an independent reading of the prompt: nothing here uses the solver's code."""
+"""Addition's tagged notation (run 21's design, simulation.addition.PlaceTags) and the
+integer-only option, checked against an independent reading of the prompt, of the trace and of
+the sum tape: the expected sums are int(x1) + int(x2) of the operands read from the prompt, and
+nothing here uses the solver's code but where a test says so."""
 
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
 
-from tailjax.tasks import TASKS, last_boxed, score, synthesize
-from tailjax.tasks.simulation.addition import untag
+from task_checks import check_ablations, check_trace_shape
+from tailjax.tasks import TASKS, answer_text, last_boxed, score, synthesize
+from tailjax.tasks.simulation.addition import PlaceTags, untag
 from tailjax.tasks.trace import VARIANTS
 
-TAGGED = re.compile(r"((?:\d[A-Za-z])+)")
 N = 200  # instances per split and variant
 LENGTHS = {"S": (2, 6), "M": (7, 8), "L": (9, 10)}
 ALL_VARIANTS = VARIANTS + ("index-hint", "reversed")
+TAPE_VARIANTS = ("tail", "no-fetch", "no-atomic", "no-linear")  # they box the tape: \boxed{s}
+PROMPT = re.compile(r"What is (\S+) \+ (\S+)\?")  # template 0
+CELL = re.compile(r"([\d_])([A-Za-z])")
 
 
-def read_tagged(text: str) -> dict[str, str]:
-    """{tag: digit} of one tagged number, each tag once."""
-    pairs = re.findall(r"(\d)([A-Za-z])", text)
-    tags = [t for _, t in pairs]
-    assert len(set(tags)) == len(tags), f"a tag repeats in {text!r}"
-    return {t: d for d, t in pairs}
+def operand(text: str) -> dict:
+    """One tagged prompt operand read independently ("7L_N5M1K" -> value 571, units "K"),
+    asserting its form: each letter once, consecutive letters from the units up to the blank
+    cell `_`, which is the top."""
+    assert re.fullmatch(r"(?:[\d_][A-Za-z])+", text), text
+    pairs = CELL.findall(text)
+    written = [t for _, t in pairs]
+    cells = {t: d for d, t in pairs}
+    assert len(cells) == len(written), f"a tag repeats in {text!r}"
+    up = sorted(written)
+    assert [ord(t) - ord(up[0]) for t in up] == list(range(len(up))), f"gaps in {text!r}"
+    assert cells[up[-1]] == "_" and all(cells[t].isdigit() for t in up[:-1]), text
+    assert cells[up[-2]] != "0", "the top digit is not 0"
+    value = sum(int(cells[t]) * 10 ** p for p, t in enumerate(up[:-1]))
+    return {"value": value, "units": up[0], "written": written, "cells": cells, "up": up}
 
 
-def operands(prompt: str, reverse: bool) -> tuple[str, str]:
-    """x1 and x2 of a tagged prompt as written, highest place first."""
-    x1, x2 = TAGGED.findall(prompt)
-    assert x1[1::2].isupper() and x2[1::2].islower()
-    if reverse:
-        x1, x2 = ("".join(reversed([x[i:i + 2] for i in range(0, len(x), 2)])) for x in (x1, x2))
-    read_tagged(x1), read_tagged(x2)  # every tag once
-    return x1, x2
+def letter(units: str, p: int) -> str:
+    """The letter of place p (-1: the sentinel below the units), consecutive from `units`."""
+    return chr(ord(units) + p)
 
 
-def value(tagged: str) -> int:
-    return int(tagged[0::2])
+def tape(completion: str) -> dict[str, str]:
+    """The cells written on tape s (`s[K]=7` or styled `s[K] = 7`), the last write winning."""
+    return dict(re.findall(r"s\[([A-Z])\] ?= ?([\d_])", completion))
 
 
-def places_of(x1: str) -> dict[str, int]:
-    """{tag: place} from x1 as written (highest first); "Z" is the place above the top."""
-    tags = x1[1::2]
-    return {**{t: len(tags) - 1 - i for i, t in enumerate(tags)}, "Z": len(tags)}
+def tape_value(completion: str, units: str) -> int:
+    """The number on tape s: the sentinel `_` right below the units, digits from the units up,
+    no gap."""
+    cells = tape(completion)
+    assert cells.pop(letter(units, -1)) == "_", "the sentinel below the units"
+    up = sorted(cells)
+    assert up[0] == units and [ord(t) - ord(units) for t in up] == list(range(len(up))), cells
+    assert cells[up[-1]] != "0" or len(up) == 1
+    return sum(int(cells[t]) * 10 ** p for p, t in enumerate(up))
+
+
+def boxed_value(text: str, units: str) -> int:
+    """A boxed tagged sum: its tags name places highest first, down to the units."""
+    pairs = CELL.findall(text)
+    assert "".join(d + t for d, t in pairs) == text
+    assert [t for _, t in pairs] == [letter(units, p) for p in range(len(pairs) - 1, -1, -1)]
+    return int("".join(d for d, _ in pairs))
 
 
 @pytest.mark.parametrize("split", sorted(LENGTHS))
@@ -51,51 +75,73 @@ def test_tagged_records_agree_with_an_independent_sum(split, variant):
     for i in range(N):
         r = synthesize("addition", split, 7, i, variant, LENGTHS[split], template=0,
                        notation="tagged", integer=True)
-        a, b = operands(r["prompt"], reverse=variant == "reversed")
-        assert len(a) == len(b) == 2 * r["length"]
-        assert a[1::2].lower() == b[1::2], "x1 and x2 tag each place with the same letter"
-        assert "Z" not in a, "Z is kept for the place above the top"
-        total = value(a) + value(b)
+        field1, field2 = PROMPT.fullmatch(r["prompt"]).groups()
+        a, b = operand(field1), operand(field2)
+        n = r["length"]
+        assert len(a["up"]) == len(b["up"]) == n + 1
+        assert "".join(a["up"]).isupper() and "".join(b["up"]) == "".join(a["up"]).lower()
+        for x in (a, b):
+            if variant == "reversed":  # place order: the units first, the blank cell last
+                assert x["written"] == x["up"]
+            else:  # the units pair last
+                assert x["written"][-1] == x["units"]
+        total = a["value"] + b["value"]
+        assert {"x1": str(a["value"]), "x2": str(b["value"])} == r["instance"]
         assert r["answer"] == str(total)
-        assert r["answer"] == TASKS["addition"].reference_answer(r["instance"])
-        assert {"x1": str(value(a)), "x2": str(value(b))} == r["instance"]
         boxed = last_boxed(r["completion"])
-        assert value(boxed) == total
-        place = places_of(a)
-        tags = boxed[1::2]
-        assert [place[t] for t in tags] == list(range(len(tags) - 1, -1, -1))
+        if variant in TAPE_VARIANTS:
+            assert boxed == "s"
+            assert tape_value(r["completion"], a["units"]) == total
+        else:
+            assert boxed_value(boxed, a["units"]) == total
         assert score("addition", r["completion"], r["answer"])
-        if variant in ("tail", "no-fetch", "no-atomic", "no-linear", "tail-styled"):
-            check_fetches(r["completion"], read_tagged(a), read_tagged(b), total, variant,
-                          place)
+        if variant in TAPE_VARIANTS + ("tail-styled",):
+            check_trace(r["completion"], a, b, total, variant)
 
 
-def check_fetches(completion: str, a: dict, b: dict, total: int, variant: str, place: dict):
-    """Every fetched operand digit is the prompt's digit of that tag; every written sum digit
-    is the sum's digit of that place; every place is added once, lowest first."""
-    fetched = re.findall(r"x1 ?= ?([A-Z])(\d)", completion)
-    assert all(a[tag] == d for tag, d in fetched)
-    assert {t for t, _ in fetched} == (set() if variant == "no-fetch" else set(a))
-    fetched = re.findall(r"x2 ?= ?([a-z])(\d)", completion)
-    assert all(b[tag] == d for tag, d in fetched)
-    assert {t for t, _ in fetched} == (set() if variant == "no-fetch" else set(b))
-    for tag, d in re.findall(r"s\[([A-Z])\] ?= ?(\d)", completion):
-        assert str(total // 10 ** place[tag] % 10) == d
+def check_trace(completion: str, a: dict, b: dict, total: int, variant: str):
+    """Every fetch returns the prompt's cell of its tag (a digit, or `_` at the blank); every
+    sum cell holds the sum's digit of its place and the sentinel `_` stands below the units; the
+    places are added once each, lowest first, up to the blank cells, where the trace ends."""
+    for name, x, case in (("x1", a, "[A-Z]"), ("x2", b, "[a-z]")):
+        fetched = re.findall(rf"{name} ?= ?({case})([\d_])", completion)
+        assert all(x["cells"][t] == d for t, d in fetched), (name, fetched)
+        assert {t for t, _ in fetched} == (set() if variant == "no-fetch" else set(x["up"]))
+    units = a["units"]
+    for tag, d in tape(completion).items():
+        p = ord(tag) - ord(units)
+        assert d == ("_" if p == -1 else str(total // 10 ** p % 10)), (tag, d)
+        assert -1 <= p < len(str(total)), tag
     added = re.findall(r"^(?:Now we )?add the digits at place ([A-Z])[:.]", completion, re.M)
     if variant in ("tail", "tail-styled", "no-fetch"):
-        assert [place[t] for t in added] == list(range(len(a)))
+        assert added == a["up"]
+        last = completion.split("\n")[-2]
+        assert "the operands end" in last and last.endswith(("-> END", "Next, we stop."))
 
 
-def test_tags_are_random_letters_and_z_names_the_carry_place():
+def test_tagged_traces_have_the_tail_shape_in_every_ablation():
+    """The generic TAIL checks (task_checks) on tagged recordings: linear transitions, a fetch
+    in every state, each ablation removing one module (this test calls the solver)."""
+    task = TASKS["addition"]
+    rng = random.Random(5)
+    for n in (2, 6, 9):
+        for _ in range(20):
+            instance = task.sample_integer(rng, n)
+            trace = task.solve(instance, PlaceTags.draw(instance, rng))
+            check_trace_shape(trace)
+            check_ablations(trace)
+
+
+def test_letters_are_consecutive_at_a_random_offset_and_the_order_random():
     units, orders = set(), set()
     for i in range(300):
         r = synthesize("addition", "S", 1, i, "direct", (6, 6), 0, "tagged", True)
-        a, _ = operands(r["prompt"], False)
-        units.add(a[-1])
-        orders.add(a[1::2])
-        boxed = last_boxed(r["completion"])
-        assert boxed[1] == "Z" if len(boxed) == 14 else len(boxed) == 12
-    assert len(units) == 25 and len(orders) == 300
+        a = operand(PROMPT.fullmatch(r["prompt"]).groups()[0])
+        units.add(a["units"])
+        orders.add(tuple(ord(t) - ord(a["units"]) for t in a["written"]))
+    # 25 letters A-Y: the sentinel below the units, 6 digits and the blank cell above them
+    assert units == {chr(c) for c in range(ord("B"), ord("S") + 1)}
+    assert len(orders) > 200  # 6! = 720 orders of the places above the units
 
 
 def test_plain_records_are_unchanged_by_the_options():
@@ -103,13 +149,49 @@ def test_plain_records_are_unchanged_by_the_options():
     for i in range(50):
         plain = synthesize("addition", "M", 3, i, "tail", (3, 5))
         assert plain == synthesize("addition", "M", 3, i, "tail", (3, 5), None, "plain", False)
+        assert "s[" not in last_boxed(plain["completion"])
         integer = synthesize("addition", "M", 3, i, "tail", (3, 5), None, "plain", True)
         assert "." not in integer["instance"]["x1"] + integer["instance"]["x2"]
         assert integer["answer"] == str(int(integer["instance"]["x1"]) +
                                         int(integer["instance"]["x2"]))
 
 
-def test_tagged_scoring():
+TAPE = ("align the decimal points: x1=C.., x2=c.. ; the places start at C ; x1=C.., x2=c.., "
+        "carry=0, s[B]=_ ; -> add the digits at place C\n"
+        "... ; s[C]=7, carry=0 ; -> add the digits at place D\n"
+        "... ; s[D]=0, carry=1 ; -> add the digits at place E\n"
+        "add the digits at place E: x1=E_, x2=e_, carry=1 ; the operands end ; s[E]=1 ; -> END\n"
+        "answer: \\boxed{s}")
+
+
+def test_the_scorer_reads_the_tape_a_box_names():
+    assert answer_text("addition", TAPE) == "1E0D7C"
+    assert score("addition", TAPE, "107")
+    assert not score("addition", TAPE, "108")
+    assert not score("addition", TAPE.replace("s[D]=0", "s[D]=5"), "107")  # a wrong digit
+    assert not score("addition", TAPE.replace("s[E]=1 ", ""), "107")       # a lost carry
+    # the last write to a cell wins
+    assert score("addition", TAPE.replace("s[B]=_", "s[B]=_, s[D]=9"), "107")
+    assert not score("addition", TAPE.replace("s[E]=1", "s[E]=1, s[D]=9"), "107")
+    assert not score("addition", TAPE.replace("s[C]=7", "s[C]=75"), "107")  # no one-digit cell
+
+
+@pytest.mark.parametrize("completion", [
+    "answer: \\boxed{s}",                                    # no tape at all
+    "carry=0, s[B]=_ ; -> add the digits at place C\nanswer: \\boxed{s}",  # the sentinel only
+    "s[C]=7, carry=0 ; s[Z]=1 ; -> END\nanswer: \\boxed{s}",  # Z is no place letter
+])
+def test_a_missing_or_unreadable_tape_scores_false(completion):
+    assert answer_text("addition", completion) is None
+    assert not score("addition", completion, "7")
+
+
+def test_a_tape_without_its_box_is_unparsed():
+    assert last_boxed(TAPE[:TAPE.index("answer:")]) is None
+    assert not score("addition", TAPE[:TAPE.index("answer:")], "107")
+
+
+def test_boxed_tagged_and_plain_sums_still_score():
     assert score("addition", r"\boxed{1K0D7X}", "107")
     assert score("addition", r"\boxed{107}", "107")
     assert not score("addition", r"\boxed{1K0D7K}", "107")   # names a place twice
@@ -127,6 +209,9 @@ def test_bad_requests_name_the_fix():
         synthesize("compare", "S", 1, 0, "tail", (3, 3), 0, "tagged", False)
     with pytest.raises(ValueError, match="has no integer-only option"):
         synthesize("bubble_sort", "S", 1, 0, "tail", None, 0, "plain", True)
-    with pytest.raises(ValueError, match="25 place tags"):
-        synthesize("addition", "S", 1, 0, "tail", (26, 26), 0, "tagged", True)
+    with pytest.raises(ValueError, match="25 place tags, n [+] 2 .* at most 23 digits"):
+        synthesize("addition", "S", 1, 0, "tail", (24, 24), 0, "tagged", True)
+    synthesize("addition", "S", 1, 0, "tail", (23, 23), 0, "tagged", True)
+    with pytest.raises(ValueError, match="operands of one length .* got 2 and 3 digits"):
+        PlaceTags.draw({"x1": "12", "x2": "345"}, random.Random(0))
     assert "tagged" in TASKS["addition"].notations

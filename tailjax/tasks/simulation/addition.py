@@ -6,7 +6,9 @@ for the units, tens, .. and uppercase A, B, .. for tenths, hundredths, ..; place
 two letters, so one letter marks one place in both operands and the sum) and `reversed`
 (operands and result written in reverse order); both answer directly, then box the sum in normal
 notation. Option `integer`: integer operands only. Notation `tagged` (`PlaceTags`): every digit
-followed by a random letter naming its place, in every variant.
+followed by a letter naming its place, in every variant; its TAIL trace writes the sum on tape s
+one place at a time, and the terse variants box the tape (`\\boxed{s}`, read by
+`read_sum_tape`).
 Symmetry folded: the operands' order (x1 + x2 = x2 + x1).
 """
 
@@ -16,11 +18,11 @@ import random
 import re
 import string
 
-from tailjax.tasks.numbers import places, sample_decimal
+from tailjax.tasks.numbers import from_places, places, sample_decimal
 from tailjax.tasks.registry import Task, register, sorted_pair
 from tailjax.tasks.scoring import canonical_decimal
 from tailjax.tasks.simulation.columns import PLAIN, _align, _padded, _read_digits
-from tailjax.tasks.trace import Trace
+from tailjax.tasks.trace import END_STATE, Trace
 
 
 def _add_sample(rng: random.Random, n: int) -> dict:
@@ -31,61 +33,94 @@ def _add_sample_integer(rng: random.Random, n: int) -> dict:
     return {"x1": sample_decimal(rng, n, point=False), "x2": sample_decimal(rng, n, point=False)}
 
 
-ABOVE_TOP = "Z"
-TAGS = string.ascii_uppercase.replace(ABOVE_TOP, "")
+# The place letters: A-Y (25; Z is none, as in every run docs/results measured: the drawn offset
+# depends on their number).
+TAGS = string.ascii_uppercase[:25]
+MAX_TAGGED_DIGITS = len(TAGS) - 2  # n digits take n + 2 letters: below the units to the blank
 
 
 class PlaceTags:
-    """The tagged notation of addition (TAIL with index hints, after arXiv 2402.09371): every
-    digit of a number is followed by a letter that names its place, x1's and the sum's
-    upper-case, x2's the same letter lower-case, so that every tag occurs once in the prompt.
-    The letters are a random sample per record, in random order (`tags[i]` names place i, the
-    units being place 0); the place above the operands' top (a sum's last carry) is always
-    ABOVE_TOP, "Z". With tags "KDX", 571 is "5X7D1K" in x1 and "5x7d1k" in x2.
+    """The tagged notation of addition: TAIL with index hints (after arXiv 2402.09371) whose
+    answer is the tape its loop writes. Integer operands of one length n <= MAX_TAGGED_DIGITS.
 
-    A model then finds "the digit at place D" by its key: unordered letters give no ordinal to
-    count with. (Consecutive letters at a random offset, tried first, let a model trained on
-    2-6 digits fetch the digit at place "offset + k" by its position in the prompt; at 7 and
-    9 digits it fetched the middle places' digits at random. See docs/results.) Inside the
-    trace a fetched digit is written after its tag ("x1=D7"): the tag is the key, and in the
-    prompt the digit stands right before the same tag, so a head that finds the tag reads the
-    digit (and the next place's tag) from there. Integer operands only; at most len(TAGS) = 25
-    digits per operand.
+    Letters: n + 2 consecutive letters of TAGS at a random offset per record; `tags[p + 1]` names
+    place p, from p = -1 (below the units) over 0 (the units) to n (the blank cell above the
+    top). x1's and the sum's letters are upper case, x2's the same letters lower case, so every
+    tag occurs once in the prompt.
+
+    Prompt (`written`): each operand as its digit-tag pairs and a blank cell `_` tagged with the
+    letter above its top, in a random order per operand but the units pair last. With tags
+    "JKLMN", 571 may read "7L_N5M1K" as x1 and "7l_n5m1k" as x2.
+
+    Trace (`_add_tape`): the first state names the units tag and writes the sentinel `s[J]=_`
+    below it; then one state per place, lowest first: fetch `x1=K1, x2=k1, carry=0`, write
+    `s[K]=2, carry=0`, go on to the next letter, until the fetch returns the blank cells
+    (`x1=N_, x2=n_`): "the operands end", the last carry is written there if there is one, and
+    the trace ends. Nothing reads the sum back: the terse variants box the tape's name,
+    `\\boxed{s}`, and the scorer reads the tape (`read_sum_tape`).
+
+    Why each part (docs/results/length-generalization.md, the run named):
+    - consecutive letters, but no order in the prompt: the next place is the next letter, a
+      finite table (run 13), while no prompt position tells a place (runs 4-12 fetched by it);
+    - the blank cell: the loop stops where a fetch returns `_`, not after a count (run 16);
+    - the units pair last: the next prompt token sees its tag, so the first line names the right
+      units tag at every length (run 17);
+    - the tape answer: every copied list (a read of the sum, a boxed copy) stopped by count at a
+      trained length (runs 16-20); the tape is written one place at a time (run 21).
     """
 
-    def __init__(self, tags: str):
+    def __init__(self, tags: str, orders: dict[str, list[int]]):
+        """tags: the letters of places -1..n (n + 2, upper case); orders: per operand ("x1",
+        "x2"), the places 0..n in the order the prompt writes their pairs."""
         self.tags = tags
+        self.orders = orders
 
     @classmethod
     def draw(cls, instance: dict, rng: random.Random) -> "PlaceTags":
-        """Distinct random letters (not ABOVE_TOP) for the operands' places."""
-        if any("." in instance[k] for k in ("x1", "x2")):
+        """The letters and prompt orders of `instance`, drawn from `rng`: the offset, then x1's
+        order, then x2's. ValueError for decimal operands, operands of different lengths, or
+        more than MAX_TAGGED_DIGITS digits."""
+        x1, x2 = instance["x1"], instance["x2"]
+        if "." in x1 + x2:
             raise ValueError("the tagged notation writes integer operands only; sample with "
                              "the integer option (data.integer: true, --integer)")
-        need = max(len(instance["x1"]), len(instance["x2"]))
-        if need > len(TAGS):
-            raise ValueError(f"the tagged notation has {len(TAGS)} place tags; an operand of "
-                             f"{need} digits does not fit (use at most {len(TAGS)} digits)")
-        return cls("".join(rng.sample(TAGS, need)))
+        if len(x1) != len(x2):
+            raise ValueError(f"the tagged notation writes operands of one length (its loop ends "
+                             f"at both blank cells at once); got {len(x1)} and {len(x2)} digits")
+        n = len(x1)
+        if n > MAX_TAGGED_DIGITS:
+            raise ValueError(f"the tagged notation has {len(TAGS)} place tags, n + 2 for "
+                             f"n-digit operands; an operand of {n} digits does not fit (use at "
+                             f"most {MAX_TAGGED_DIGITS} digits)")
+        offset = rng.randrange(1, len(TAGS) - n)  # the units' letter
+        orders = {}
+        for operand in ("x1", "x2"):
+            above = list(range(1, n + 1))
+            rng.shuffle(above)
+            orders[operand] = above + [0]
+        return cls(TAGS[offset - 1:offset + n + 1], orders)
 
     def place(self, p: int, operand: str = "x1") -> str:
-        tag = self.tags[p] if p < len(self.tags) else ABOVE_TOP
+        """The tag of place p (-1 below the units .. n the blank cell), lower case for x2."""
+        if not -1 <= p <= len(self.tags) - 2:
+            raise ValueError(f"place {p} has no tag; the tags name places -1..{len(self.tags) - 2}")
+        tag = self.tags[p + 1]
         return tag.lower() if operand == "x2" else tag
 
     def number(self, x: str, operand: str = "x1") -> str:
+        """x as a tagged number, highest place first ("5M7L1K"): the answer's form."""
         return "".join(d + self.place(p, operand) for p, d in sorted(places(x).items(),
                                                                       reverse=True))
 
-    def restate(self, x: str, operand: str = "x1") -> str:
-        """A whole number restated inside the trace, as the span of its places ("K..I"): its
-        digits are fetched one place at a time where they are used. (Copying a whole operand
-        is a skill tied to the lengths trained on: a model trained on up to 6 digits copied
-        the last 6 digits of a 7-digit operand, and every fetch after it read the copy.)"""
-        ps = places(x)
-        return f"{self.place(max(ps), operand)}..{self.place(min(ps), operand)}"
+    def written(self, x: str, operand: str, order=None) -> str:
+        """Operand x as the prompt writes it: its digit-tag pairs and the blank cell above its
+        top ("_N"), in the places of `order` (default: the drawn order of `operand`)."""
+        cells = {**places(x), len(x): "_"}
+        return "".join(cells[p] + self.place(p, operand)
+                       for p in (self.orders[operand] if order is None else order))
 
     def digit(self, operand: str, p: int, d) -> tuple[str, str]:
-        """A fetched operand digit, its tag first: ("x1", "K7"). The sum's digits keep bracket
+        """A fetched operand digit, its tag first: ("x1", "K7"). The sum's cells keep bracket
         labels ("s[K]", "7"): x1's tags are the sum's."""
         if operand == "s":
             return f"s[{self.place(p)}]", str(d)
@@ -112,12 +147,32 @@ def canonical_sum(text: str) -> str:
     return canonical_decimal(untag(t) if _TAGGED.fullmatch(t) else t)
 
 
+SUM_TAPE = "s"
+_TAPE_CELL = re.compile(r"s\[([A-Z])\]=(\d)(?!\d)")
+
+
+def read_sum_tape(completion: str) -> str | None:
+    """The number a tagged terse completion wrote on tape s, as a tagged number highest place
+    first ("1M0L7K"): the last digit written to each cell `s[TAG]=d`, the cells ordered by their
+    letter (the sentinel `s[J]=_` is no digit). None when no digit is written on the tape, or a
+    cell's tag is no place letter (Z). Addition's reader of `\\boxed{s}` (Task.tapes)."""
+    cells = dict(_TAPE_CELL.findall(completion))  # a later write to a cell wins
+    if not cells or not set(cells) <= set(TAGS):
+        return None
+    return "".join(cells[t] + t for t in sorted(cells, key=TAGS.index, reverse=True))
+
+
 def _add_fields(inst: dict, nt=PLAIN) -> dict:
+    if isinstance(nt, PlaceTags):
+        return {k: nt.written(inst[k], k) for k in ("x1", "x2")}
     return {"x1": nt.number(inst["x1"], "x1"), "x2": nt.number(inst["x2"], "x2")}
 
 
 def _add_solve(inst: dict, nt=PLAIN) -> Trace:
-    """The recording of addition; `nt` names places and writes numbers (PLAIN or PlaceTags)."""
+    """The recording of addition: the paper's in the plain notation (PLAIN), the tape trace
+    (`_add_tape`) in the tagged one."""
+    if isinstance(nt, PlaceTags):
+        return _add_tape(inst, nt)
     tr = Trace()
     x1, x2, hi, lo = _align(tr, inst, lambda hi, lo: f"add the digits at place {nt.place(lo)}",
                             nt, carry=0)
@@ -150,6 +205,46 @@ def _add_solve(inst: dict, nt=PLAIN) -> Trace:
             f"the digits {nt.number(raw)}.")
     tr.note(f"So {n1} + {n2} = {nt.number(answer)}.")
     return tr.finish(nt.number(answer))
+
+
+def _add_tape(inst: dict, nt: PlaceTags) -> Trace:
+    """The recording of addition in the tagged notation (see PlaceTags): the sum written on
+    tape s place by place until the blank cells; the answer is that tape (Trace.tape "s")."""
+    tr = Trace()
+    x1, x2 = inst["x1"], inst["x2"]
+    n = len(x1)
+    tr.state("align the decimal points",
+             fetch={"x1": nt.place(0, "x1") + "..", "x2": nt.place(0, "x2") + ".."},
+             compute=f"the places start at {nt.place(0)}",
+             write=[("x1", nt.place(0, "x1") + ".."), ("x2", nt.place(0, "x2") + ".."),
+                    ("carry", 0), nt.digit("s", -1, "_")],
+             goto=f"add the digits at place {nt.place(0)}")
+    p1, p2 = places(x1), places(x2)
+    carry, s = 0, {}
+    for p in range(n):
+        a, b = int(p1[p]), int(p2[p])
+        total = a + b + carry
+        s[p] = total % 10
+        tr.state(f"add the digits at place {nt.place(p)}",
+                 fetch=[nt.digit("x1", p, a), nt.digit("x2", p, b), ("carry", carry)],
+                 compute=f"{a} + {b} + {carry} = {total}",
+                 write=[nt.digit("s", p, s[p]), ("carry", total // 10)],
+                 goto=f"add the digits at place {nt.place(p + 1)}", loop="column")
+        carry = total // 10
+    if carry:
+        s[n] = carry
+    tr.state(f"add the digits at place {nt.place(n)}",
+             fetch=[nt.digit("x1", n, "_"), nt.digit("x2", n, "_"), ("carry", carry)],
+             compute="the operands end", write=[nt.digit("s", n, carry)] if carry else [],
+             goto=END_STATE, loop="column")
+    answer = from_places(s)
+    n1, n2 = nt.number(x1, "x1"), nt.number(x2, "x2")
+    tr.note(f"We line up {n1} and {n2} at their units, {nt.place(0, 'x1')} and "
+            f"{nt.place(0, 'x2')}.")
+    tr.note(f"Adding the places from {nt.place(0)} up, carrying 1 whenever a place reaches 10, "
+            f"gives the digits {nt.number(answer)}.")
+    tr.note(f"So {n1} + {n2} = {nt.number(answer)}.")
+    return tr.finish(nt.number(answer), tape=SUM_TAPE)
 
 
 def _letters(i: int) -> str:
@@ -197,7 +292,7 @@ def _add_index_hint(inst: dict, prompt: str, nt=PLAIN) -> tuple[str, str]:
     """Index hints. In the tagged notation the prompt already carries them: the completion is
     the tagged sum, then the box."""
     answer = _add_solve(inst, nt).answer
-    if nt is not PLAIN:
+    if isinstance(nt, PlaceTags):
         return prompt, f"{answer}\nSo the final answer is \\boxed{{{answer}}}"
     return (_rewrite_operands(inst, prompt, index_hinted),
             f"{index_hinted(answer)}\nSo the final answer is \\boxed{{{answer}}}")
@@ -210,12 +305,15 @@ def _reverse_tagged(x: str) -> str:
 
 
 def _add_reversed(inst: dict, prompt: str, nt=PLAIN) -> tuple[str, str]:
-    """Operands and result written lowest digit first; the box holds the sum as usual."""
+    """Operands and result written lowest digit first; the box holds the sum as usual. In the
+    tagged notation each operand's pairs stand in place order, units first and the blank cell
+    last (the prompt's random order has no reverse)."""
     answer = _add_solve(inst, nt).answer
-    if nt is not PLAIN:
+    if isinstance(nt, PlaceTags):
         fields = _add_fields(inst, nt)
         for k in ("x1", "x2"):
-            prompt = prompt.replace(fields[k], _reverse_tagged(fields[k]), 1)
+            upward = nt.written(inst[k], k, range(len(inst[k]) + 1))
+            prompt = prompt.replace(fields[k], upward, 1)
         return prompt, f"{_reverse_tagged(answer)}\nSo the final answer is \\boxed{{{answer}}}"
     return (_rewrite_operands(inst, prompt, lambda x: x[::-1]),
             f"{answer[::-1]}\nSo the final answer is \\boxed{{{answer}}}")
@@ -259,4 +357,5 @@ register(Task(
     canonical=canonical_sum, fold=sorted_pair("x1", "x2"),
     extra_variants={"index-hint": _add_index_hint, "reversed": _add_reversed},
     sample_integer=_add_sample_integer, notations={"tagged": PlaceTags.draw},
+    tapes={SUM_TAPE: read_sum_tape},
 ))
