@@ -45,6 +45,10 @@ class DataConfig:
     template: int | None = None   # a fixed prompt template index; None draws one per record
     notation: str = "plain"       # how numbers are written: plain, or tagged (addition only)
     integer: bool = False         # integer-only operands (tasks with the option: addition)
+    # The share of training records resumed mid-trace (tagged `tail` addition only): the first
+    # line, a context line for the columns before a random place (loss weight 1e-6), and the
+    # trace from that place on; data.pipeline.resumed. 0 trains on whole traces.
+    resumed: float = 0.0
     source: str = "synthesize"    # "synthesize" (on the fly, by index) or "jsonl"
     files: list[str] = field(default_factory=list)  # JSONL files when source is "jsonl"
     per_task: int = 100_000       # distinct synthesized records per (task, split) stream
@@ -285,6 +289,13 @@ def _validate(cfg: Config):
     if cfg.data.notation == "tagged" and not cfg.data.integer:
         raise ValueError("data.notation tagged writes integer operands only; set data.integer: "
                          "true")
+    if not 0 <= cfg.data.resumed <= 1:
+        raise ValueError(f"data.resumed is a share of the records, 0 to 1; got {cfg.data.resumed}")
+    if cfg.data.resumed and (set(cfg.data.tasks) != {"addition"} or cfg.data.variant != "tail"
+                             or cfg.data.notation != "tagged"):
+        raise ValueError("data.resumed resumes tagged `tail` addition traces only; set "
+                         "data.tasks {addition: 1.0}, data.variant tail and data.notation tagged, "
+                         "or data.resumed 0")
     for split in [*cfg.data.splits, *cfg.data.lengths, *cfg.eval.splits, *cfg.eval.lengths]:
         if split not in ("S", "M", "L"):
             raise ValueError(f"unknown split {split!r} in the config; choose S, M or L")

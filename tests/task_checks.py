@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 from tailjax.tasks import get_task, render, score, synthesize, RECORD_KEYS
 from tailjax.tasks.trace import END_STATE, NO_ATOMIC_CHUNK, boxed
@@ -229,5 +230,53 @@ def check_task(name: str, split: str, independent, n: int = 200, seed: int = 0,
         assert rec == synthesize(name, split, seed, index, variant=variants[index % len(variants)])
 
 
+# --- addition's tagged notation, read without the package's code -----------------------------
+
+CELL = re.compile(r"([\d_])([A-Za-z])")
+
+
+def operand(text: str) -> dict:
+    """One tagged prompt operand read independently ("7L_N5M1K" -> value 571, units "K"),
+    asserting its form: each letter once, consecutive letters from the units up to the blank
+    cell `_`, which is the top."""
+    assert re.fullmatch(r"(?:[\d_][A-Za-z])+", text), text
+    pairs = CELL.findall(text)
+    written = [t for _, t in pairs]
+    cells = {t: d for d, t in pairs}
+    assert len(cells) == len(written), f"a tag repeats in {text!r}"
+    up = sorted(written)
+    assert [ord(t) - ord(up[0]) for t in up] == list(range(len(up))), f"gaps in {text!r}"
+    assert cells[up[-1]] == "_" and all(cells[t].isdigit() for t in up[:-1]), text
+    assert cells[up[-2]] != "0", "the top digit is not 0"
+    value = sum(int(cells[t]) * 10 ** p for p, t in enumerate(up[:-1]))
+    return {"value": value, "units": up[0], "written": written, "cells": cells, "up": up}
+
+
+def letter(units: str, p: int) -> str:
+    """The letter of place p (-1: the sentinel below the units), consecutive from `units`."""
+    return chr(ord(units) + p)
+
+
+def tape(completion: str) -> dict[str, str]:
+    """The cells written on tape s (`s[K]=7` or styled `s[K] = 7`), the last write winning."""
+    return dict(re.findall(r"s\[([A-Z])\] ?= ?([\d_])", completion))
+
+
+def tape_value(completion: str, units: str) -> int:
+    """The number on tape s: the sentinel `_` right below the units, digits from the units up."""
+    cells = tape(completion)
+    assert cells.pop(letter(units, -1)) == "_", "the sentinel below the units"
+    return cells_value(cells, units)
+
+
+def cells_value(cells: dict[str, str], units: str) -> int:
+    """The number of digit cells {letter: digit}: from the units up, no gap, no leading 0."""
+    up = sorted(cells)
+    assert up[0] == units and [ord(t) - ord(units) for t in up] == list(range(len(up))), cells
+    assert cells[up[-1]] != "0" or len(up) == 1
+    return sum(int(cells[t]) * 10 ** p for p, t in enumerate(up))
+
+
 __all__ = ["check_task", "check_trace_shape", "check_ablations", "check_completion",
-           "check_templates", "perturb_answer", "assert_ascii"]
+           "check_templates", "perturb_answer", "assert_ascii", "CELL", "cells_value", "letter",
+           "operand", "tape", "tape_value"]

@@ -1,7 +1,8 @@
 """Addition's tagged notation (run 21's design, simulation.addition.PlaceTags) and the
 integer-only option, checked against an independent reading of the prompt, of the trace and of
-the sum tape: the expected sums are int(x1) + int(x2) of the operands read from the prompt, and
-nothing here uses the solver's code but where a test says so."""
+the sum tape (task_checks.operand, tape_value): the expected sums are int(x1) + int(x2) of the
+operands read from the prompt, and nothing here uses the solver's code but where a test says
+so."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import re
 
 import pytest
 
-from task_checks import check_ablations, check_trace_shape
+from task_checks import (CELL, check_ablations, check_trace_shape, letter, operand, tape,
+                         tape_value)
 from tailjax.tasks import TASKS, answer_text, last_boxed, score, synthesize
 from tailjax.tasks.simulation.addition import PlaceTags, untag
 from tailjax.tasks.trace import VARIANTS
@@ -20,47 +22,6 @@ LENGTHS = {"S": (2, 6), "M": (7, 8), "L": (9, 10)}
 ALL_VARIANTS = VARIANTS + ("index-hint", "reversed")
 TAPE_VARIANTS = ("tail", "no-fetch", "no-atomic", "no-linear")  # they box the tape: \boxed{s}
 PROMPT = re.compile(r"What is (\S+) \+ (\S+)\?")  # template 0
-CELL = re.compile(r"([\d_])([A-Za-z])")
-
-
-def operand(text: str) -> dict:
-    """One tagged prompt operand read independently ("7L_N5M1K" -> value 571, units "K"),
-    asserting its form: each letter once, consecutive letters from the units up to the blank
-    cell `_`, which is the top."""
-    assert re.fullmatch(r"(?:[\d_][A-Za-z])+", text), text
-    pairs = CELL.findall(text)
-    written = [t for _, t in pairs]
-    cells = {t: d for d, t in pairs}
-    assert len(cells) == len(written), f"a tag repeats in {text!r}"
-    up = sorted(written)
-    assert [ord(t) - ord(up[0]) for t in up] == list(range(len(up))), f"gaps in {text!r}"
-    assert cells[up[-1]] == "_" and all(cells[t].isdigit() for t in up[:-1]), text
-    assert cells[up[-2]] != "0", "the top digit is not 0"
-    value = sum(int(cells[t]) * 10 ** p for p, t in enumerate(up[:-1]))
-    return {"value": value, "units": up[0], "written": written, "cells": cells, "up": up}
-
-
-def letter(units: str, p: int) -> str:
-    """The letter of place p (-1: the sentinel below the units), consecutive from `units`."""
-    return chr(ord(units) + p)
-
-
-def tape(completion: str) -> dict[str, str]:
-    """The cells written on tape s (`s[K]=7` or styled `s[K] = 7`), the last write winning."""
-    return dict(re.findall(r"s\[([A-Z])\] ?= ?([\d_])", completion))
-
-
-def tape_value(completion: str, units: str) -> int:
-    """The number on tape s: the sentinel `_` right below the units, digits from the units up,
-    no gap."""
-    cells = tape(completion)
-    assert cells.pop(letter(units, -1)) == "_", "the sentinel below the units"
-    up = sorted(cells)
-    assert up[0] == units and [ord(t) - ord(units) for t in up] == list(range(len(up))), cells
-    assert cells[up[-1]] != "0" or len(up) == 1
-    return sum(int(cells[t]) * 10 ** p for p, t in enumerate(up))
-
-
 def boxed_value(text: str, units: str) -> int:
     """A boxed tagged sum: its tags name places highest first, down to the units."""
     pairs = CELL.findall(text)

@@ -8,7 +8,7 @@ Read top to bottom:
    epochs; each process keeps every process_count-th record (its share);
 3. tokenizing prompt + completion + end token, with the loss on completion tokens only; a sample
    longer than the row is dropped and counted, never truncated (a cut trace teaches a wrong
-   answer);
+   answer); with data.resumed, a share of the records is resumed mid-trace (`resumed`);
 4. packing several samples per row (segment ids and positions restart per sample) and batching.
 
 The iterator has get_state/set_state; `tailjax.checkpoint` saves it with every checkpoint.
@@ -16,41 +16,71 @@ The iterator has get_state/set_state; `tailjax.checkpoint` saves it with every c
 
 from __future__ import annotations
 
+import hashlib
 import math
+import random
 
 import grain
 import numpy as np
 
 from tailjax.data.records import read_records
 from tailjax.tasks import canonical_key, synthesize
+from tailjax.tasks.simulation.addition import resume_tail, tail_columns
 
 FIELDS = ("inputs", "targets", "loss_mask")  # per-token arrays of one row
 BATCH_KEYS = FIELDS + ("segment_ids", "positions")
 PACK_BINS = 16
+CONTEXT_WEIGHT = 1e-6  # the loss weight of a resumed record's context tokens
 
 
 class Encoder:
     """record -> {inputs, targets, loss_mask} (next-token pairs), or None when over-long.
 
-    `dropped` counts the over-long samples this process has met.
+    inputs and targets are int32 [n], loss_mask float32 [n]: 0 where the target is a prompt
+    token, 1 where it is a completion token or the end token. `resumed` (data.resumed) is the
+    share of records resumed mid-trace (`resumed`): their context stands between prompt and
+    completion with weight CONTEXT_WEIGHT, so a model reads it but never learns to write it;
+    it is no prompt (step.loss_sums takes the prompt to be where the weight is 0). With 0 every
+    record is encoded whole. `dropped` counts the over-long samples this process has met.
     """
 
-    def __init__(self, tokenizer, max_length: int):
-        self.tokenizer, self.max_length = tokenizer, max_length
+    def __init__(self, tokenizer, max_length: int, resumed: float = 0.0):
+        self.tokenizer, self.max_length, self.resumed = tokenizer, max_length, resumed
         self.end_id = tokenizer.end_ids[0]
         self.dropped = 0
 
     def __call__(self, record: dict) -> dict | None:
         prompt = self.tokenizer.encode(record["prompt"])
-        completion = self.tokenizer.encode(record["completion"]) + [self.end_id]
-        ids = np.asarray(prompt + completion, np.int32)
+        context_text, completion_text = (resumed(record, self.resumed) if self.resumed
+                                         else ("", record["completion"]))
+        context = self.tokenizer.encode(context_text) if context_text else []
+        completion = self.tokenizer.encode(completion_text) + [self.end_id]
+        ids = np.asarray(prompt + context + completion, np.int32)
         if len(ids) - 1 > self.max_length:
             self.dropped += 1
             return None
-        # targets[j] = ids[j + 1]; it is a completion token from j = len(prompt) - 1 on.
+        # targets[j] = ids[j + 1]; it is a context or completion token from j = len(prompt) - 1 on.
         mask = np.zeros(len(ids) - 1, np.float32)  # a weight per target token
         mask[len(prompt) - 1:] = 1.0
+        mask[len(prompt) - 1:len(prompt) + len(context) - 1] = CONTEXT_WEIGHT
         return {"inputs": ids[:-1], "targets": ids[1:], "loss_mask": mask}
+
+
+def resumed(record: dict, share: float) -> tuple[str, str]:
+    """(context, completion) of a training record when a `share` of them is resumed
+    (data.resumed): ("", its completion) for about 1 - share of the records; for the others its
+    tagged `tail` addition trace resumed after 1..n digit columns, drawn uniformly
+    (`simulation.addition.resume_tail`). Deterministic per record: both draws come from an rng
+    seeded by the sha256 of the prompt. ValueError when a record to resume is no such trace.
+
+    Why: trained whole on 2-6 digits, the loop learns to stop after a count of columns; in
+    resumed records that count differs from the place reached (docs/results, runs 18 and 21).
+    """
+    rng = random.Random(hashlib.sha256(record["prompt"].encode()).digest())
+    if rng.random() < 1 - share:
+        return "", record["completion"]
+    done = rng.randint(1, len(tail_columns(record["completion"])))
+    return resume_tail(record["completion"], done)
 
 
 def _lengths(table: dict, split: str):
@@ -181,14 +211,15 @@ def train_batches(cfg, tokenizer, shard_index: int = 0, shard_count: int = 1):
                          f"{shard_count} data shards of the processes")
     records = mixed_records(cfg.data, cfg.train.epochs, shard_index, shard_count,
                             list(cfg.eval.ranges().values()))
-    encoder = Encoder(tokenizer, cfg.data.max_length)
+    encoder = Encoder(tokenizer, cfg.data.max_length, cfg.data.resumed)
     ds = batches(records, encoder, cfg.train.batch_size // shard_count, cfg.data.pack,
                  cfg.data.seed)
     return ds, encoder
 
 
 def validation_batches(cfg, tokenizer, n_per_stream: int = 64) -> list[dict]:
-    """Fixed batches from the test instances of the training streams (never trained on)."""
+    """Fixed batches from the test instances of the training streams (never trained on), each
+    trace whole (data.resumed does not apply: eval decodes whole traces)."""
     from tailjax.data.records import test_set
 
     records = []
@@ -206,7 +237,7 @@ def validation_batches(cfg, tokenizer, n_per_stream: int = 64) -> list[dict]:
 def mean_tokens(data_cfg, tokenizer, n: int = 200) -> float:
     """The mean tokens per sample over the first n records (to size an epoch in steps)."""
     streams = record_streams(data_cfg)
-    encoder = Encoder(tokenizer, 10**9)
+    encoder = Encoder(tokenizer, 10**9, data_cfg.resumed)
     sizes, weights = [], []
     for ds, weight in streams:
         sample = [encoder(r) for r in ds[: min(n, len(ds))] if r is not None]
@@ -227,5 +258,5 @@ def steps_per_epoch(cfg, tokenizer) -> int:
     return max(1, math.ceil(tokens / per_step))
 
 
-__all__ = ["Encoder", "batches", "mixed_records", "read_jsonl", "record_streams",
+__all__ = ["Encoder", "batches", "mixed_records", "read_jsonl", "record_streams", "resumed",
            "steps_per_epoch", "train_batches", "validation_batches"]

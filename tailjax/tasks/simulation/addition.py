@@ -8,7 +8,7 @@ two letters, so one letter marks one place in both operands and the sum) and `re
 notation. Option `integer`: integer operands only. Notation `tagged` (`PlaceTags`): every digit
 followed by a letter naming its place, in every variant; its TAIL trace writes the sum on tape s
 one place at a time, and the terse variants box the tape (`\\boxed{s}`, read by
-`read_sum_tape`).
+`read_sum_tape`). `resume_tail` resumes such a trace mid-way (the data.resumed option).
 Symmetry folded: the operands' order (x1 + x2 = x2 + x1).
 """
 
@@ -317,6 +317,51 @@ def _add_reversed(inst: dict, prompt: str, nt=PLAIN) -> tuple[str, str]:
         return prompt, f"{_reverse_tagged(answer)}\nSo the final answer is \\boxed{{{answer}}}"
     return (_rewrite_operands(inst, prompt, lambda x: x[::-1]),
             f"{answer[::-1]}\nSo the final answer is \\boxed{{{answer}}}")
+
+
+# A digit column of a tagged `tail` completion, as _add_tape records it and trace.render writes it.
+_TAIL_COLUMN = re.compile(
+    r"add the digits at place (?P<place>[A-Y]): x1=(?P=place)\d, x2=[a-y]\d, carry=[01] ; "
+    r"\d \+ \d \+ [01] = \d+ ; s\[(?P=place)\]=(?P<digit>\d), carry=(?P<carry>[01]) ; "
+    r"-> add the digits at place (?P<next>[A-Y])")
+
+
+def tail_columns(completion: str) -> list[re.Match]:
+    """The digit columns of a tagged `tail` addition completion (its lines 1..n, each a match of
+    its place, digit, carry and next place). ValueError when the completion is none."""
+    lines = completion.split("\n")
+    columns = []
+    for line in lines[1:]:
+        match = _TAIL_COLUMN.fullmatch(line)
+        if match is None:
+            break
+        columns.append(match)
+    if not columns or not lines[0].startswith("align the decimal points: "):
+        raise ValueError(f"not a tagged `tail` addition completion: {completion[:80]!r}")
+    return columns
+
+
+def resume_tail(completion: str, done: int) -> tuple[str, str]:
+    """A tagged `tail` addition completion resumed after its first `done` digit columns
+    (1 <= done <= len(tail_columns(completion))): (context, rest).
+
+    context is the completion's first line and one line standing for those columns, e.g.
+    `resume at place M: the sum so far is 9L0K, carry=1 ; -> add the digits at place M` (the
+    sum's digits so far, highest place first, each before its tag, and the carry into place M),
+    each line ending in a newline; rest is the completion from place M's line on. Training on
+    such records (data.resumed, data.pipeline.Encoder) makes "how many columns were written"
+    differ from "which place this is" inside the trained lengths (docs/results, runs 18, 21).
+    ValueError when the completion is no such trace or `done` is out of range.
+    """
+    columns = tail_columns(completion)
+    if not 1 <= done <= len(columns):
+        raise ValueError(f"cannot resume after {done} columns: the trace has 1..{len(columns)}")
+    so_far = "".join(m["digit"] + m["place"] for m in reversed(columns[:done]))
+    last = columns[done - 1]
+    summary = (f"resume at place {last['next']}: the sum so far is {so_far}, "
+               f"carry={last['carry']} ; -> add the digits at place {last['next']}")
+    lines = completion.split("\n")
+    return lines[0] + "\n" + summary + "\n", "\n".join(lines[1 + done:])
 
 
 ADD_TEMPLATES = (
