@@ -53,7 +53,7 @@ class PlaceTags:
     "JKLMN", 571 may read "7L_N5M1K" as x1 and "7l_n5m1k" as x2.
 
     Trace (`_add_tape`): the first state names the units tag and writes the sentinel `s[J]=_`
-    below it; then one state per place, lowest first: fetch `x1=K1, x2=k1, carry=0`, write
+    below it (where run 17's read of the sum stopped; run 21 kept it); then one state per place, lowest first: fetch `x1=K1, x2=k1, carry=0`, write
     `s[K]=2, carry=0`, go on to the next letter, until the fetch returns the blank cells
     (`x1=N_, x2=n_`): "the operands end", the last carry is written there if there is one, and
     the trace ends. Nothing reads the sum back: the terse variants box the tape's name,
