@@ -169,8 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--template", type=int, help="use prompt template K for every record")
     g.add_argument("--notation", default="plain", choices=NOTATIONS,
                    help="how numbers are written: plain (the paper's) or tagged (addition: "
-                        "every digit followed by a random letter naming its place; needs "
-                        "--integer)")
+                        "every digit followed by a letter naming its place, the answer on "
+                        "tape s; needs --integer)")
     g.add_argument("--integer", action="store_true",
                    help="integer-only operands (addition)")
     g.add_argument("--out", required=True, help="output .jsonl path ('-' for stdout)")

@@ -36,7 +36,7 @@ class Task:
         only), for tasks that have one.
     notations: other notations than "plain", each (instance, rng) -> a notation object that
         `solve(instance, notation)`, `fields(instance, notation)` and the extra variants take
-        (addition's "tagged": random letters naming each digit's place,
+        (addition's "tagged": letters naming each digit's place,
         simulation.addition.PlaceTags).
     fold(instance) -> instance: one representative of the instances that are the same problem
         up to the task's symmetries (those that keep the answer: swapping the operands of a sum,
