@@ -1,13 +1,14 @@
 """`python -m tailjax.eval`: greedy pass@1 per task and length split.
 
 The test sets are fixed (their own seed, disjoint from training), decoded in batches with the
-KV-cache decoder, and scored deterministically with `tailjax.tasks.score` (the last `\\boxed{}`
-against the canonical answer; no model judges). An output without a `\\boxed{}` is wrong and
-counted as "unparsed"; one that spent the whole token budget is counted as "truncated" and scored
-on what it wrote. The budget is per (task, split): `eval.max_new_tokens: auto` derives it from
-the cell's reference traces under the model's tokenizer (tailjax/budgets.py), a number sets one
-budget for all; a cell whose references do not fit, or whose outputs hit the budget more often
-than eval.warn_truncated, is named in a warning line (stderr, results.json, results.md).
+KV-cache decoder, and scored deterministically with `tailjax.tasks.score` (the last `\\boxed{}`,
+or the tape it names, against the canonical answer; no model judges). An output without a
+`\\boxed{}`, or whose named tape holds no number, is wrong and counted as "unparsed"; one that
+spent the whole token budget is counted as "truncated" and scored on what it wrote. The budget is
+per (task, split): `eval.max_new_tokens: auto` derives it from the cell's reference traces under
+the model's tokenizer (tailjax/budgets.py), a number sets one budget for all; a cell whose
+references do not fit, or whose outputs hit the budget more often than eval.warn_truncated, is
+named in a warning line (stderr, results.json, results.md).
 Writes results.json, results.md (tasks x S/M/L, like the paper's Figure 4),
 accuracy.png, samples.jsonl (every prompt's output, for reading failures) and
 accuracy_by_length.png (pass@1 against input length, the trained lengths shaded).
@@ -233,7 +234,7 @@ def _decode_and_judge(decoder, tokenizer, model_cfg, items: Sequence[Item], budg
 
 
 def _judge(record: dict, text: str, generated: int, truncated: bool) -> dict:
-    parsed = tasks_lib.last_boxed(text)
+    parsed = tasks_lib.answer_text(record["task"], text)  # a tape's reading where a box names one
     return {"task": record["task"], "split": record["split"], "length": record["length"],
             "prompt": record["prompt"], "answer": record["answer"], "output": text,
             "parsed": parsed, "correct": tasks_lib.score(record["task"], text, record["answer"]),
