@@ -483,7 +483,8 @@ def decode_mesh(cfg, mesh=None):
     if mesh.shape["fsdp"] == 1:
         return mesh
     weights = count_params(cfg) * jnp.dtype(cfg.compute_dtype).itemsize / mesh.shape["tensor"]
-    stats = mesh.devices.flat[0].memory_stats() or {}
+    local = next(d for d in mesh.devices.flat if d.process_index == jax.process_index())
+    stats = local.memory_stats() or {}
     if weights > stats.get("bytes_limit", math.inf) / 2:
         return mesh
     devices = mesh.devices.reshape(-1, 1, mesh.shape["tensor"])  # axes (data, fsdp, tensor)
@@ -502,7 +503,10 @@ def _decode_weights(params: dict, cfg, mesh) -> dict:
         to = dtype if jnp.issubdtype(x.dtype, jnp.floating) else x.dtype
         if isinstance(x, jax.ShapeDtypeStruct):
             return jax.ShapeDtypeStruct(x.shape, to, sharding=where)
-        return jax.device_put(x.astype(to), where)
+        if x.dtype == to and x.sharding.is_equivalent_to(where, x.ndim):
+            return x
+        # a compiled cast-and-reshard: every process takes part, as a mesh over hosts needs
+        return jax.jit(lambda w: w.astype(to), out_shardings=where)(x)
     return jax.tree.map(place, params, param_shardings(cfg, mesh))
 
 
