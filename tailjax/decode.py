@@ -40,7 +40,7 @@ from flax import nnx
 from jax.sharding import PartitionSpec as P
 
 from tailjax.model import count_params, sharding, speed
-from tailjax.model.cache_attention import cache_shapes, cache_slots
+from tailjax.model.cache_attention import SLOTS_FROM_END, cache_shapes, cache_slots
 from tailjax.model.qwen2 import CACHE_AXES, abstract_model, param_shardings, params_of
 from tailjax.sampling import pick
 
@@ -114,20 +114,15 @@ def cache_layout(length: int, max_new_tokens: int) -> tuple[int, int | None]:
     return total, bucket(-(-total // MAX_BLOCKS), MIN_BLOCK)
 
 
-# The slot axis of keys [..., hd, slots] and values [..., slots, hd], counted from the end (the
-# same in a stacked cache and in one layer's arrays).
-_SLOTS_FROM_END = {"k": -1, "v": -2}
-
-
 def _window(cache, size: int):
     """The first `size` slots of every cache array (stacked, or a tuple per layer): a copy."""
-    return {name: jax.tree.map(lambda c, end=_SLOTS_FROM_END[name]: jax.lax.slice_in_dim(
+    return {name: jax.tree.map(lambda c, end=SLOTS_FROM_END[name]: jax.lax.slice_in_dim(
         c, 0, size, axis=c.ndim + end), arrays) for name, arrays in cache.items()}
 
 
 def _put_window(cache, window):
     """`cache` with `window` (from `_window`) written back over its first slots."""
-    return {name: jax.tree.map(lambda c, w, end=_SLOTS_FROM_END[name]:
+    return {name: jax.tree.map(lambda c, w, end=SLOTS_FROM_END[name]:
                                jax.lax.dynamic_update_slice_in_dim(c, w, 0, axis=c.ndim + end),
                                arrays, window[name]) for name, arrays in cache.items()}
 

@@ -378,10 +378,7 @@ def plan_kv_cache(arch: dict, batch: int, max_len: int, mesh_shape: dict,
     # Keys and values differ only in the order of two unsplit axes, so the values' spec says it.
     shape = cache_shapes(layers, batch, max_len, kv_heads, head_dim)["v"]
     spec = sharding.logical_to_spec(CACHE_AXES["v"], shape, mesh)
-    split = 1
-    for entry in spec:
-        for axis in (() if entry is None else (entry,) if isinstance(entry, str) else entry):
-            split *= sizes[axis]
+    split = _split_count(spec, sizes)
     itemsize = jnp.dtype(dtype).itemsize
     total = 2 * math.prod(shape) * itemsize  # keys and values
     return KVPlan(layers, batch, max_len, kv_heads, head_dim, str(jnp.dtype(dtype)), sizes,
@@ -427,6 +424,13 @@ class DecodePlan:
         return "\n".join(lines)
 
 
+def _split_count(spec, sizes: dict) -> int:
+    """How many pieces a PartitionSpec cuts an array into on a mesh of these axis sizes."""
+    names = [a for entry in spec if entry is not None
+             for a in ((entry,) if isinstance(entry, str) else entry)]
+    return math.prod(sizes[a] for a in names)
+
+
 def plan_decode(cfg, batch: int, max_len: int, mesh_shape: dict, compile: bool = False,
                 prompt: int = 512) -> DecodePlan:
     """The decoder's memory per device for `batch` rows of `max_len` cache tokens (prompt
@@ -440,6 +444,7 @@ def plan_decode(cfg, batch: int, max_len: int, mesh_shape: dict, compile: bool =
     tailjax.eval --plan --compile`) and record its memory. Raises ValueError for a bad mesh or
     sizes.
     """
+    import jax
     import jax.numpy as jnp
     from jax.sharding import AbstractMesh
 
@@ -453,25 +458,14 @@ def plan_decode(cfg, batch: int, max_len: int, mesh_shape: dict, compile: bool =
         sizes = {"data": sizes["data"] * sizes["fsdp"], "fsdp": 1, "tensor": sizes["tensor"]}
     mesh = AbstractMesh(tuple(sizes.values()), tuple(sizes))
     itemsize = jnp.dtype(cfg.compute_dtype).itemsize
-    weights = 0
-    for shape, axes in _leaves(param_specs(cfg)):
-        split = 1
-        for entry in sharding.logical_to_spec(axes, shape, mesh):
-            for axis in (() if entry is None else (entry,) if isinstance(entry, str) else entry):
-                split *= sizes[axis]
-        weights += math.prod(shape) * itemsize // split
+    weights = sum(math.prod(shape) * itemsize
+                  // _split_count(sharding.logical_to_spec(axes, shape, mesh), sizes)
+                  for shape, axes in jax.tree.leaves(param_specs(cfg),
+                                                     is_leaf=sharding.is_shape_axes))
     compiled = None
     if compile:
         compiled = _compile_decode(cfg, batch, max_len, kv.mesh_shape, prompt)
     return DecodePlan(kv, str(jnp.dtype(cfg.compute_dtype)), weights, folded, compiled)
-
-
-def _leaves(specs):
-    from tailjax.model.sharding import is_shape_axes
-
-    import jax
-
-    return jax.tree.leaves(specs, is_leaf=is_shape_axes)
 
 
 def _compile_decode(cfg, batch: int, max_len: int, mesh_shape: dict, prompt: int) -> dict:

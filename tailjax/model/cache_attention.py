@@ -37,7 +37,9 @@ FEW_QUERIES = 8
 # Logical axes of the two cache arrays (the sharding rules split batch and kv heads only).
 KEY_CACHE_AXES = ("cache_layers", "batch", "act_kv_heads", "head_dim", "cache_seq")
 VALUE_CACHE_AXES = ("cache_layers", "batch", "act_kv_heads", "cache_seq", "head_dim")
-SEQ_AXIS = {"k": KEY_CACHE_AXES.index("cache_seq"), "v": VALUE_CACHE_AXES.index("cache_seq")}
+# The slot axis of each, counted from the end: the same in a stacked cache and in one layer's.
+SLOTS_FROM_END = {"k": KEY_CACHE_AXES.index("cache_seq") - len(KEY_CACHE_AXES),
+                  "v": VALUE_CACHE_AXES.index("cache_seq") - len(VALUE_CACHE_AXES)}
 
 
 def cache_shapes(layers: int, batch: int, slots: int, kv_heads: int, head_dim: int) -> dict:
@@ -59,7 +61,7 @@ def restack(cache: dict) -> dict:
 
 def cache_slots(cache: dict) -> int:
     v = cache["v"]
-    return (v[0].shape[-2] if isinstance(v, tuple) else v.shape[-2])
+    return (v[0] if isinstance(v, tuple) else v).shape[SLOTS_FROM_END["v"]]
 
 
 def _layer_of(c, layer):
@@ -113,8 +115,8 @@ def cache_attention(q: jax.Array, k_all, v_all, layer, mask, live=None,
 
     def one_block(j, carry):
         start = jnp.minimum(j * block, slots - block)  # the last block ends at the last slot
-        keys = _block_of(k_all, layer, start, block, axis=-1)     # [b, kv, hd, block]
-        values = _block_of(v_all, layer, start, block, axis=-2)   # [b, kv, block, hd]
+        keys = _block_of(k_all, layer, start, block, SLOTS_FROM_END["k"])    # [b, kv, hd, block]
+        values = _block_of(v_all, layer, start, block, SLOTS_FROM_END["v"])  # [b, kv, block, hd]
         unread = start + jnp.arange(block) >= j * block  # not read by the block before
         return _merge(carry, _attend_block(q, keys, values, masks(start, block) & unread))
 
