@@ -40,12 +40,20 @@ def test_records(task: str, split: str, n: int, variant: str,
                  notation: str = "plain", integer: bool = False) -> list[dict]:
     """The first n test records of (task, split): fixed, and disjoint from any training stream.
     Split STRETCH draws L's test stream at `lengths` and labels the records "stretch"."""
-    from tailjax.data.records import test_set
+    return [record for record, _ in traced_test_records(task, split, n, variant, lengths,
+                                                        template, notation, integer)]
 
-    records = test_set(task, "L" if split == STRETCH else split, n, variant,
-                       lengths=tuple(lengths) if lengths else None, template=template,
-                       notation=notation, integer=integer)
-    return [{**r, "split": split} for r in records]
+
+def traced_test_records(task: str, split: str, n: int, variant: str,
+                        lengths: Sequence[int] | None = None, template: int | None = None,
+                        notation: str = "plain", integer: bool = False) -> list[tuple]:
+    """`test_records`, each with the Trace its completion renders ((record, Trace) pairs)."""
+    from tailjax.data.records import traced_test_set
+
+    pairs = traced_test_set(task, "L" if split == STRETCH else split, n, variant,
+                            lengths=tuple(lengths) if lengths else None, template=template,
+                            notation=notation, integer=integer)
+    return [({**r, "split": split}, trace) for r, trace in pairs]
 
 
 def check_eval_split(split: str) -> str:

@@ -24,8 +24,8 @@ import random
 from typing import Iterable, Mapping
 
 from tailjax.paths import read_jsonl
-from tailjax.tasks import (SPLITS, canonical_key, check_form, check_split, get_task,
-                           instance_key, sample_instance, synthesize)
+from tailjax.tasks import (SPLITS, Trace, canonical_key, check_form, check_split, get_task,
+                           instance_key, sample_instance, synthesize, synthesize_traced)
 
 TEST_SEED = 20250717
 TEST_SIZE = 500
@@ -210,13 +210,22 @@ def test_set(task: str, split: str, n: int = TEST_SIZE, variant: str = "tail-sty
     instance space is tiny has a smaller test set (see _test_indices): all of it is returned.
     `template` renders every prompt with one template (a model trained on one template is
     tested on it); the instances stay the same."""
+    return [record for record, _ in traced_test_set(task, split, n, variant, lengths, template,
+                                                    notation, integer)]
+
+
+def traced_test_set(task: str, split: str, n: int = TEST_SIZE, variant: str = "tail-styled",
+                    lengths: tuple[int, int] | None = None, template: int | None = None,
+                    notation: str = "plain", integer: bool = False) -> list[tuple[dict, Trace]]:
+    """`test_set`'s records, each with the solver's recording its completion renders
+    (`tasks.synthesize_traced`): the reference traces a model's outputs are compared with."""
     if n > TEST_SIZE:
         raise ValueError(f"test sets hold {TEST_SIZE} instances; ask for n <= {TEST_SIZE}")
     check_request(task, variant, template, notation, integer)
     indices = _test_indices(task, check_split(split), tuple(lengths) if lengths else None,
                             integer)
-    return list(iter_records(task, [(split, i) for i in indices[:n]], TEST_SEED, variant,
-                             lengths, template, notation, integer))
+    return [synthesize_traced(task, split, TEST_SEED, i, variant, lengths, template, notation,
+                              integer) for i in indices[:n]]
 
 
 def dumps(record: dict) -> str:

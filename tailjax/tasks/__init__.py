@@ -15,7 +15,7 @@ from tailjax.tasks.registry import (NOTATIONS, SPLITS, TASKS, Task, canonical_ke
                                     check_split, get_task, instance_key, register, sorted_pair)
 from tailjax.tasks.scoring import answer_text, canonical_answer, last_boxed, score
 from tailjax.tasks.synthesis import (RECORD_KEYS, make_record, sample_instance, synthesize,
-                                     with_rule)
+                                     synthesize_traced, traced_record, with_rule)
 from tailjax.tasks.trace import VARIANTS, Trace, boxed, render
 
 # The tasks register themselves on import, in this order.
@@ -31,4 +31,5 @@ from tailjax.tasks import backtracking  # noqa: F401
 __all__ = ["NOTATIONS", "SPLITS", "RECORD_KEYS", "TASKS", "Task", "Trace", "VARIANTS",
            "answer_text", "boxed", "canonical_answer", "canonical_key", "check_form",
            "check_split", "get_task", "instance_key", "last_boxed", "make_record", "register",
-           "render", "sample_instance", "score", "sorted_pair", "synthesize", "with_rule"]
+           "render", "sample_instance", "score", "sorted_pair", "synthesize", "synthesize_traced",
+           "traced_record", "with_rule"]

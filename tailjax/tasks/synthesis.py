@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 
 from tailjax.tasks.registry import Task, check_form, check_split, get_task
-from tailjax.tasks.trace import render
+from tailjax.tasks.trace import Trace, render
 
 RECORD_KEYS = ("task", "split", "length", "instance", "prompt", "completion", "answer")
 
@@ -27,7 +27,17 @@ def with_rule(task: Task, template: str, instance: dict, *notation) -> str:
 def make_record(task: Task | str, split: str, length: int, rng: random.Random,
                 variant: str = "tail-styled", template: int | None = None,
                 notation: str = "plain", integer: bool = False) -> dict:
-    """One record of `task` with an instance of `length`, drawn from `rng`.
+    """One record of `task` with an instance of `length`, drawn from `rng` (`traced_record`'s
+    record)."""
+    return traced_record(task, split, length, rng, variant, template, notation, integer)[0]
+
+
+def traced_record(task: Task | str, split: str, length: int, rng: random.Random,
+                  variant: str = "tail-styled", template: int | None = None,
+                  notation: str = "plain", integer: bool = False) -> tuple[dict, Trace]:
+    """(record, Trace): one record of `task` with an instance of `length`, drawn from `rng`,
+    and the solver's recording its completion renders (for the extra variants, the recording
+    of the same instance; their completions are not rendered from it).
 
     `template` picks a prompt template by index; None draws one from `rng`. `notation` "plain"
     writes numbers as they are; another (addition's "tagged") draws its parameters from `rng`
@@ -55,8 +65,8 @@ def make_record(task: Task | str, split: str, length: int, rng: random.Random,
     else:
         completion = render(trace, variant)
     answer = trace.answer if notation == "plain" else task.canonical(trace.answer)
-    return {"task": task.name, "split": split, "length": length, "instance": instance,
-            "prompt": prompt, "completion": completion, "answer": answer}
+    return ({"task": task.name, "split": split, "length": length, "instance": instance,
+             "prompt": prompt, "completion": completion, "answer": answer}, trace)
 
 
 def synthesize(task: str, split: str, seed: int, index: int, variant: str = "tail-styled",
@@ -67,8 +77,17 @@ def synthesize(task: str, split: str, seed: int, index: int, variant: str = "tai
     The length is drawn uniformly from the split's range, or from `lengths` when given (the CPU
     demo trains on reduced ranges).
     """
+    return synthesize_traced(task, split, seed, index, variant, lengths, template, notation,
+                             integer)[0]
+
+
+def synthesize_traced(task: str, split: str, seed: int, index: int,
+                      variant: str = "tail-styled", lengths: tuple[int, int] | None = None,
+                      template: int | None = None, notation: str = "plain",
+                      integer: bool = False) -> tuple[dict, Trace]:
+    """(record, Trace) of `synthesize` with the same arguments (`traced_record`)."""
     t, length, rng = _stream(task, split, seed, index, lengths)
-    return make_record(t, split, length, rng, variant, template, notation, integer)
+    return traced_record(t, split, length, rng, variant, template, notation, integer)
 
 
 def sample_instance(task: str, split: str, seed: int, index: int,

@@ -17,6 +17,10 @@ Each recorded `State` holds the three TAIL modules separately:
 `loop` names the loop a state is one iteration of (None for straight-line states); the no-atomic
 and no-linear ablations use it.
 
+`lines(trace, variant)` is the rendering in parts: each line of the completion as its parts (the
+state's name, each fetched and written pair, the computation, the transition) and the states it
+renders; `render` joins their texts, so a line's parts always spell the line.
+
 Variants, each defined against `tail` so that it differs from `tail` only in the module it removes:
 
 - tail         terse symbolic states: `name: fetch ; compute ; write ; -> goto`, one per line.
@@ -115,36 +119,84 @@ def boxed(answer: str) -> str:
     return "\\boxed{" + answer + "}"
 
 
+# --- the lines of a completion, in parts -------------------------------------------------------
+
+# What a part of a rendered line is: a state's label, one fetched or written pair, its
+# computation, its transition, a loop header, a plain-cot note, the final answer, or fixed
+# wording between them ("sep").
+PART_KINDS = ("name", "fetch", "compute", "write", "goto", "loop", "note", "answer", "sep")
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a rendered completion.
+
+    parts: (kind, label, text) triples, kind one of PART_KINDS, label the pair's label for a
+        fetch or write part ("x1", "carry") and "" otherwise; the texts joined are the line.
+    states: the indices into `Trace.states` of the states the line renders (one for tail, its
+        styled form, no-fetch and no-linear; the merged iterations of a no-atomic coarse state;
+        none for a loop header, a note or the answer line).
+    """
+
+    parts: tuple[tuple[str, str, str], ...]
+    states: tuple[int, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return "".join(text for _, _, text in self.parts)
+
+
+def _sep(text: str) -> tuple[str, str, str]:
+    return ("sep", "", text)
+
+
+def _pair_parts(kind: str, pairs: Pairs, eq: str) -> list[tuple[str, str, str]]:
+    """`k=v, k=v` (eq "=") or `k = v, k = v` (eq " = ") as one part per pair."""
+    out: list[tuple[str, str, str]] = []
+    for i, (k, v) in enumerate(pairs):
+        if i:
+            out.append(_sep(", "))
+        out.append((kind, k, f"{k}{eq}{v}"))
+    return out
+
+
+def _joined(sections: list[list[tuple[str, str, str]]], sep: str) -> list[tuple[str, str, str]]:
+    out: list[tuple[str, str, str]] = []
+    for i, section in enumerate(sections):
+        if i:
+            out.append(_sep(sep))
+        out += section
+    return out
+
+
 # --- the terse form (tail and its ablations) -----------------------------------------------
 
 
-def _kv(pairs: Pairs) -> str:
-    return ", ".join(f"{k}={v}" for k, v in pairs)
-
-
-def _terse_body(s: State, fetch: bool) -> str:
-    parts = []
+def _terse_body(s: State, fetch: bool) -> list[tuple[str, str, str]]:
+    sections = []
     if fetch and s.fetch:
-        parts.append(_kv(s.fetch))
+        sections.append(_pair_parts("fetch", s.fetch, "="))
     if s.compute:
-        parts.append(s.compute)
+        sections.append([("compute", "", s.compute)])
     if s.write:
-        parts.append(_kv(s.write))
-    return " ; ".join(parts)
+        sections.append(_pair_parts("write", s.write, "="))
+    return _joined(sections, " ; ")
 
 
-def _terse_line(s: State, fetch: bool = True) -> str:
-    return f"{s.name}: {_terse_body(s, fetch)} ; -> {s.goto}"
+def _terse_line(s: State, fetch: bool = True) -> list[tuple[str, str, str]]:
+    return [("name", "", s.name), _sep(": "), *_terse_body(s, fetch), _sep(" ; -> "),
+            ("goto", "", s.goto)]
 
 
 def _runs(states: list[State]):
-    """Split the states into maximal runs of consecutive states sharing one loop (None: alone)."""
-    run: list[State] = []
-    for s in states:
-        if run and (s.loop is None or s.loop != run[-1].loop):
+    """Split the state indices into maximal runs of consecutive states sharing one loop (None:
+    alone)."""
+    run: list[int] = []
+    for i, s in enumerate(states):
+        if run and (s.loop is None or s.loop != states[run[-1]].loop):
             yield run
             run = []
-        run.append(s)
+        run.append(i)
         if s.loop is None:
             yield run
             run = []
@@ -165,74 +217,78 @@ def _coarse(chunk: list[State]) -> State:
                  chunk[0].loop)
 
 
-def _render_tail(trace: Trace, fetch: bool = True) -> list[str]:
-    return [_terse_line(s, fetch) for s in trace.states]
-
-
-def _render_no_atomic(trace: Trace) -> list[str]:
+def _lines_no_atomic(trace: Trace) -> list[Line]:
     lines = []
     for run in _runs(trace.states):
         for i in range(0, len(run), NO_ATOMIC_CHUNK):
-            lines.append(_terse_line(_coarse(run[i:i + NO_ATOMIC_CHUNK])))
+            chunk = tuple(run[i:i + NO_ATOMIC_CHUNK])
+            coarse = _coarse([trace.states[j] for j in chunk])
+            lines.append(Line(tuple(_terse_line(coarse)), chunk))
     return lines
 
 
-def _render_no_linear(trace: Trace) -> list[str]:
+def _lines_no_linear(trace: Trace) -> list[Line]:
     lines = []
     for run in _runs(trace.states):
-        if run[0].loop is None:
-            lines.extend(_terse_body(s, True) for s in run)
-        else:
-            lines.append(f"for each {run[0].loop}:")
-            lines.extend("  " + _terse_body(s, True) for s in run)
+        loop = trace.states[run[0]].loop
+        if loop is not None:
+            lines.append(Line((("loop", "", f"for each {loop}:"),)))
+        indent = [_sep("  ")] if loop is not None else []
+        lines += [Line(tuple(indent + _terse_body(trace.states[j], True)), (j,)) for j in run]
     return lines
 
 
 # --- the styled form --------------------------------------------------------------------------
 
 
-def _say(pairs: Pairs) -> str:
-    return ", ".join(f"{k} = {v}" for k, v in pairs)
-
-
-def _styled_line(s: State) -> str:
-    out = [f"Now we {s.name}."]
+def _styled_line(s: State) -> list[tuple[str, str, str]]:
+    out = [_sep("Now we "), ("name", "", s.name), _sep(".")]
     if s.fetch:
-        out.append(f"We have {_say(s.fetch)}.")
+        out += [_sep(" We have "), *_pair_parts("fetch", s.fetch, " = "), _sep(".")]
     if s.compute and s.write:
-        out.append(f"Since {s.compute}, then {_say(s.write)}.")
+        out += [_sep(" Since "), ("compute", "", s.compute), _sep(", then "),
+                *_pair_parts("write", s.write, " = "), _sep(".")]
     elif s.compute:  # a test whose outcome is the transition: "We find that 3 = 3."
-        out.append(f"We find that {s.compute}.")
+        out += [_sep(" We find that "), ("compute", "", s.compute), _sep(".")]
     elif s.write:
-        out.append(f"Then {_say(s.write)}.")
-    out.append("Next, we stop." if s.goto == END_STATE else f"Next, we {s.goto}.")
-    return " ".join(out)
+        out += [_sep(" Then "), *_pair_parts("write", s.write, " = "), _sep(".")]
+    if s.goto == END_STATE:
+        out += [_sep(" Next, we "), ("goto", "", "stop"), _sep(".")]
+    else:
+        out += [_sep(" Next, we "), ("goto", "", s.goto), _sep(".")]
+    return out
+
+
+def lines(trace: Trace, variant: str) -> list[Line]:
+    """The lines of `render(trace, variant)`, each in its parts and with the states it renders
+    (what tells where a model's trace first leaves the reference: tailjax.study.divergence).
+    ValueError for an unknown variant or an unfinished trace."""
+    if trace.answer is None:
+        raise ValueError("the trace has no answer; call Trace.finish(answer) in the solver")
+    states = trace.states
+    if variant in ("tail", "no-fetch"):
+        out = [Line(tuple(_terse_line(s, variant == "tail")), (i,)) for i, s in enumerate(states)]
+    elif variant == "tail-styled":
+        out = [Line(tuple(_styled_line(s)), (i,)) for i, s in enumerate(states)]
+    elif variant == "no-atomic":
+        out = _lines_no_atomic(trace)
+    elif variant == "no-linear":
+        out = _lines_no_linear(trace)
+    elif variant == "direct":
+        return [Line((("answer", "", boxed(trace.answer)),))]
+    elif variant == "plain-cot":
+        out = [Line((("note", "", note),)) for note in trace.notes]
+    else:
+        raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+    if variant in TERSE_VARIANTS:
+        out.append(Line((("answer", "", "answer: " + boxed(trace.tape or trace.answer)),)))
+    else:
+        out.append(Line((("answer", "", "So the final answer is " + boxed(trace.answer)),)))
+    return out
 
 
 def render(trace: Trace, variant: str) -> str:
     """The completion text of `trace` in `variant`, ending with the boxed answer (the boxed tape
-    name in the terse variants of a trace with a `tape`). ValueError for an unknown variant or
-    an unfinished trace."""
-    if trace.answer is None:
-        raise ValueError("the trace has no answer; call Trace.finish(answer) in the solver")
-    if variant == "tail":
-        lines = _render_tail(trace)
-    elif variant == "tail-styled":
-        lines = [_styled_line(s) for s in trace.states]
-    elif variant == "no-fetch":
-        lines = _render_tail(trace, fetch=False)
-    elif variant == "no-atomic":
-        lines = _render_no_atomic(trace)
-    elif variant == "no-linear":
-        lines = _render_no_linear(trace)
-    elif variant == "direct":
-        return boxed(trace.answer)
-    elif variant == "plain-cot":
-        lines = list(trace.notes)
-    else:
-        raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
-    if variant in TERSE_VARIANTS:
-        lines.append("answer: " + boxed(trace.tape or trace.answer))
-    else:
-        lines.append("So the final answer is " + boxed(trace.answer))
-    return "\n".join(lines)
+    name in the terse variants of a trace with a `tape`): the texts of `lines(trace, variant)`,
+    one a line. ValueError for an unknown variant or an unfinished trace."""
+    return "\n".join(line.text for line in lines(trace, variant))
