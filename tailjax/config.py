@@ -7,6 +7,7 @@ key and what it accepts, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -128,6 +129,20 @@ class MeshConfig:
 
 
 @dataclass
+class StudyConfig:
+    """A grid of training runs over this config (`python -m tailjax.study`; training ignores it)."""
+
+    out_dir: str = "runs/study"   # the study's report; each cell trains in out_dir/cells/NAME
+    # Axis -> values; the cells are every combination. `variant` sets data.variant (and the
+    # variant's `variants` entry), `seed` sets train.seed and data.seed, any dotted config key
+    # (train.lr, data.lengths.S) sets that key.
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    # Variant name -> the dotted keys it sets besides data.variant (which it may set too, for a
+    # named setting of a variant), e.g. {no-fetch: {data.resumed: 0.0}}.
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -135,6 +150,7 @@ class Config:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     mesh: MeshConfig = field(default_factory=MeshConfig)
+    study: StudyConfig = field(default_factory=StudyConfig)
 
 
 def _type_name(tp) -> str:
@@ -143,6 +159,8 @@ def _type_name(tp) -> str:
 
 def _coerce(value: Any, tp, key: str):
     """`value` checked against (and lightly converted to) the annotated type `tp`."""
+    if tp is Any:
+        return value
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
         args = typing.get_args(tp)
@@ -310,22 +328,55 @@ def _validate(cfg: Config):
         raise ValueError(f"data.max_length must be at least 2, got {cfg.data.max_length}")
 
 
+BASE_KEY = "base"  # a config file's base config, relative to the file
+
+
 def load_config(path: str | None = None, overrides: list[str] = ()) -> Config:
-    """The config of YAML file `path` (None: all defaults) with `a.b=c` overrides applied."""
-    tree: dict = {}
-    if path is not None:
-        try:
-            with open(path) as f:
-                tree = yaml.safe_load(f) or {}
-        except FileNotFoundError:
-            raise ValueError(f"config file {path} does not exist") from None
-        except yaml.YAMLError as e:
-            raise ValueError(f"config file {path} is not valid YAML: {e}") from None
+    """The config of YAML file `path` (None: all defaults) with `a.b=c` overrides applied.
+
+    A file may name a base config (`base: ../demo.yaml`, relative to the file): the file's keys
+    replace the base's keys of the same name, section by section (a key's whole value, so a
+    file's data.tasks replaces the base's mix rather than adding to it).
+    """
+    tree = _read_tree(path, ()) if path is not None else {}
     for assignment in overrides:
         _set_dotted(tree, assignment)
+    return config_from_dict(tree)
+
+
+def config_from_dict(tree: dict) -> Config:
+    """The checked Config of a nested dict (what `to_dict` gives back); ValueError as
+    load_config."""
     cfg = _build(Config, tree, "")
     _validate(cfg)
     return cfg
+
+
+def _read_tree(path: str, seen: tuple[str, ...]) -> dict:
+    """The YAML tree of config file `path` with its base configs merged in."""
+    if os.path.abspath(path) in seen:
+        raise ValueError(f"config file {path} is its own base (through {' -> '.join(seen)}); "
+                         f"remove one of the `{BASE_KEY}:` keys")
+    try:
+        with open(path) as f:
+            tree = yaml.safe_load(f) or {}
+    except FileNotFoundError:
+        raise ValueError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as e:
+        raise ValueError(f"config file {path} is not valid YAML: {e}") from None
+    if not isinstance(tree, dict):
+        raise ValueError(f"config file {path} must be a mapping of keys, got {tree!r}")
+    base = tree.pop(BASE_KEY, None)
+    if base is None:
+        return tree
+    merged = _read_tree(os.path.join(os.path.dirname(path), str(base)),
+                        (*seen, os.path.abspath(path)))
+    for section, keys in tree.items():
+        if isinstance(keys, dict) and isinstance(merged.get(section), dict):
+            merged[section] = {**merged[section], **keys}
+        else:
+            merged[section] = keys
+    return merged
 
 
 def to_dict(cfg: Config) -> dict:
