@@ -3,10 +3,12 @@
 #
 #   launch/slurm_gpu.sh --nodes 4 --partition gpu train --config configs/qwen2.5-7b-tail.yaml
 #   launch/slurm_gpu.sh --nodes 2 --srun check     # inside an allocation (salloc)
+#   launch/slurm_gpu.sh --nodes 4 --partition gpu study --config configs/study/qwen2.5-7b-table1.yaml
 #
 # One process per node sees all of that node's GPUs. Every process joins the run through
 # tailjax.distributed, which reads SLURM_PROCID / SLURM_NTASKS and takes the first node of the
-# step as the coordinator. The cluster's shared filesystem holds this checkout, its Python
+# step as the coordinator (`study` runs a study's cells one after another in that one job, each
+# on every node). The cluster's shared filesystem holds this checkout, its Python
 # environment (tailjax installed with jax[cuda12] or jax[cuda13]), the data and the run directory.
 # By default the job is submitted with sbatch; --srun runs it at once in the current allocation.
 # --dry-run prints the command instead of running it.
@@ -18,7 +20,7 @@ usage: launch/slurm_gpu.sh --nodes N [options] COMMAND [ARGS...]
 
 COMMAND
   check                multi-host smoke test: a sum over every GPU of every node
-  train|eval|convert|data ARGS
+  train|eval|convert|data|study ARGS
                        python -m tailjax.COMMAND ARGS on every node, as one multi-host run
 
 options
@@ -60,11 +62,11 @@ while [[ $# -gt 0 ]]; do
     *) break ;;
   esac
 done
-[[ $# -gt 0 ]] || die "no COMMAND given; choose check, train, eval, convert or data"
+[[ $# -gt 0 ]] || die "no COMMAND given; choose check, train, eval, convert, data or study"
 command="$1"; shift
 case "$command" in
-  check|train|eval|convert|data) ;;
-  *) die "unknown command '$command'; choose check, train, eval, convert or data" ;;
+  check|train|eval|convert|data|study) ;;
+  *) die "unknown command '$command'; choose check, train, eval, convert, data or study" ;;
 esac
 [[ "$nodes" =~ ^[1-9][0-9]*$ ]] || die "--nodes must be a positive number of nodes, got '$nodes'"
 [[ "$gpus" =~ ^[1-9][0-9]*$ ]] || die "--gpus-per-node must be a positive number, got '$gpus'"

@@ -5,6 +5,8 @@
 #   launch/tpu_pod.sh --tpu NAME --zone ZONE check
 #   launch/tpu_pod.sh --tpu NAME --zone ZONE --run-dir gs://BUCKET/run1 \
 #       train --config configs/qwen2.5-7b-tail.yaml
+#   launch/tpu_pod.sh --tpu NAME --zone ZONE --run-dir gs://BUCKET/study1 \
+#       study --config configs/study/qwen2.5-7b-table1.yaml
 #
 # `install` copies this checkout (its committed HEAD, via git archive) to every worker and
 # pip-installs it with jax[tpu]. Every other command runs `python -m tailjax.<command> ARGS` on
@@ -12,7 +14,8 @@
 # the run through tailjax.distributed (jax reads the coordinator from the TPU VM metadata).
 # Checkpoints and logs belong on gs:// (no shared disk between workers): --run-dir sets train's
 # train.out_dir; --data gs://... first copies inputs (data, model, tokenizer) to
-# /tmp/tailjax-data/ on every worker.
+# /tmp/tailjax-data/ on every worker. `study` runs the cells of a study config one after another,
+# each on all workers (--run-dir sets study.out_dir: every cell's run and the report go there).
 # --dry-run prints every command instead of running it.
 set -euo pipefail
 
@@ -23,14 +26,15 @@ usage: launch/tpu_pod.sh --tpu NAME --zone ZONE [options] COMMAND [ARGS...]
 COMMAND
   install              copy this checkout to every worker and pip install it with jax[tpu]
   check                multi-host smoke test: a sum over every device of every worker
-  train|eval|convert|data ARGS
+  train|eval|convert|data|study ARGS
                        python -m tailjax.COMMAND ARGS on all workers, as one multi-host run
 
 options
   --tpu NAME           TPU VM name (required)
   --zone ZONE          its zone (required)
   --project PROJECT    Google Cloud project (default: gcloud's configured project)
-  --run-dir gs://B/P   train only: train.out_dir (checkpoints, logs) on Cloud Storage
+  --run-dir gs://B/P   train: train.out_dir (checkpoints, logs) on Cloud Storage;
+                       study: study.out_dir (every cell's run and the report)
   --data gs://B/P      copy inputs (JSONL data, a converted checkpoint, a tokenizer) to
                        /tmp/tailjax-data/ on every worker first; name them there in the
                        config (data.files, model.init, model.tokenizer)
@@ -68,12 +72,12 @@ while [[ $# -gt 0 ]]; do
     *) break ;;
   esac
 done
-[[ $# -gt 0 ]] || die "no COMMAND given; choose install, check, train, eval, convert or data"
+[[ $# -gt 0 ]] || die "no COMMAND given; choose install, check, train, eval, convert, data or study"
 command="$1"; shift
 case "$command" in
   install) install=1 ;;
-  check|train|eval|convert|data) ;;
-  *) die "unknown command '$command'; choose install, check, train, eval, convert or data" ;;
+  check|train|eval|convert|data|study) ;;
+  *) die "unknown command '$command'; choose install, check, train, eval, convert, data or study" ;;
 esac
 [[ -n "$tpu" ]] \
   || die "--tpu NAME is required (the TPU VM name from 'gcloud compute tpus tpu-vm list')"
@@ -81,8 +85,8 @@ esac
 if [[ -n "$run_dir" ]]; then
   [[ "$run_dir" == gs://?* ]] \
     || die "--run-dir must be a gs:// path (workers share no disk), got '$run_dir'"
-  [[ "$command" == train ]] \
-    || die "--run-dir is for train; give eval/convert their gs:// paths as arguments"
+  [[ "$command" == train || "$command" == study ]] \
+    || die "--run-dir is for train and study; give eval/convert their gs:// paths as arguments"
 fi
 if [[ -n "$data" ]]; then
   [[ "$data" == gs://?* ]] || die "--data must be a gs:// path, got '$data'"
@@ -129,7 +133,11 @@ if [[ "$command" == check ]]; then
   entry=(-m tailjax.distributed check)
 else
   entry=(-m tailjax.distributed run "tailjax.$command" "$@")
-  [[ -z "$run_dir" ]] || entry+=(--set "train.out_dir=$run_dir")
+  if [[ -n "$run_dir" ]]; then
+    out_key=train.out_dir
+    [[ "$command" != study ]] || out_key=study.out_dir
+    entry+=(--set "$out_key=$run_dir")
+  fi
 fi
 remote="cd ~/tailjax && TAILJAX_DISTRIBUTED=tpu $(quote "$python" "${entry[@]}")"
 if [[ "$detach" -eq 1 ]]; then

@@ -4,7 +4,7 @@ For a wrong output, the reference is the completion of the same test instance re
 solver's recording (`tasks.trace.lines`: every line in its parts, the name of the state, each
 fetched and written pair, the computation, the transition). The first line where the output
 differs, and inside it the first character, name the step and the part of it that went wrong:
-"fetch x2 wrong at column 9" is the 9th iteration of the loop "column" reading a wrong x2. The
+"fetch x2 wrong at column #9" is the 9th iteration of the loop "column" reading a wrong x2. The
 parts come from the `Trace` every task records, so this needs no per-task code; a variant that is
 not rendered from the trace (addition's index-hint and reversed) is compared line by line as
 answer text. The paper reports only pass@1; this is the breakdown its Figures 3-4 lack.
@@ -32,7 +32,7 @@ class Divergence:
     part: the part of the reference line where they first differ: a `trace.PART_KINDS` kind
         ("fetch", "compute", "write", "goto", "name", "loop", "note", "answer"), or END / EXTRA.
     label: the pair's label, subscripts dropped ("x2", "s"), for fetch and write parts; "".
-    step: where in the trace: "<loop> <k>" for the k-th (from 1) iteration of a loop, else the
+    step: where in the trace: "<loop> #<k>" for the k-th (from 1) iteration of a loop, else the
         state's name; "the answer", "note <k>", "a loop header" or "the end" for lines that
         render no state.
     """
@@ -43,7 +43,7 @@ class Divergence:
     step: str
 
     def describe(self) -> str:
-        """One phrase a summary counts: "fetch x2 wrong at column 9", "stopped at column 11"."""
+        """One phrase a summary counts: "fetch x2 wrong at column #9", "stopped at column #11"."""
         if self.part == END:
             return f"stopped at {self.step}"
         if self.part == EXTRA:
@@ -167,4 +167,4 @@ def _step(line: Line, index: int, trace: Trace | None) -> str:
     k = first
     while k > 0 and trace.states[k - 1].loop == state.loop:
         k -= 1
-    return f"{state.loop} {first - k + 1}"
+    return f"{state.loop} #{first - k + 1}"

@@ -294,7 +294,7 @@ def _failures_markdown(failures: dict, multi_task: bool) -> list[str]:
         return []
     lines = ["## Where wrong answers first leave the reference trace", "",
              "For each wrong answer, the first part of its trace that differs from the reference "
-             "trace of the same instance (\"fetch x2 wrong at column 9\": the 9th iteration of "
+             "trace of the same instance (\"fetch x2 wrong at column #9\": the 9th iteration of "
              "loop `column` read a wrong x2); counted over the setting's seeds.", "",
              "| setting | " + ("task | " if multi_task else "") + "length | wrong | "
              "first divergences (most common first) |",
