@@ -294,9 +294,19 @@ def main(argv: Sequence[str] | None = None, *, as_program: bool = False) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     use_cpu_devices(cfg.mesh.cpu_devices, huge_pages=as_program and fast_paths(backend="cpu"))
-    try:
+
+    def run():
         distributed.initialize_from_args(args)  # bad flags are user errors too
         train(cfg, progress=not args.no_progress)
+    return exit_status(run)
+
+
+def exit_status(run: Callable[[], object]) -> int:
+    """The exit status of a training program whose work is `run()`: 0 when it returns; for a
+    ValueError (a bad config, flag or input) one `error:` line on stderr and 2; for
+    NonFiniteLoss one line and 1."""
+    try:
+        run()
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -118,38 +118,34 @@ def _run(args, study_cfg, cells, chosen, cpu_devices: int, as_program: bool) -> 
     from tailjax import distributed
     from tailjax.host import use_cpu_devices
     from tailjax.model.speed import fast_paths
-    from tailjax.study.report import write_report
-    from tailjax.study.run import run_cells, write_study
-    from tailjax.train import NonFiniteLoss
+    from tailjax.train import exit_status
 
     use_cpu_devices(cpu_devices, huge_pages=as_program and fast_paths(backend="cpu"))
-    try:
-        distributed.initialize_from_args(args)
-        import jax
+    return exit_status(lambda: _train_cells(args, study_cfg, cells, chosen))
 
-        main_process = jax.process_index() == 0
 
-        def say(line: str) -> None:
-            if main_process:
-                print(f"study: {line}", file=sys.stderr, flush=True)
+def _train_cells(args, study_cfg, cells, chosen) -> None:
+    """Join the hosts, record the grid, run the chosen cells, and write the report when they
+    are all done."""
+    from tailjax import distributed
+    from tailjax.study.report import write_report
+    from tailjax.study.run import DONE, run_cells, write_study
 
+    distributed.initialize_from_args(args)
+    import jax
+
+    main_process = jax.process_index() == 0
+
+    def say(line: str) -> None:
         if main_process:
-            write_study(study_cfg.study.out_dir, args.config, args.set, cells,
-                        study_cfg.study.grid)
-        status = run_cells(args.config, args.set, chosen, progress=not args.no_progress,
-                           say=say)
-        if status != "done":
-            return 0
-        if main_process and not args.no_report:
-            files = write_report(study_cfg.study.out_dir)
-            say(f"wrote {', '.join(files)}")
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except NonFiniteLoss as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
+            print(f"study: {line}", file=sys.stderr, flush=True)
+
+    if main_process:
+        write_study(study_cfg.study.out_dir, args.config, args.set, cells, study_cfg.study.grid)
+    status = run_cells(args.config, args.set, chosen, progress=not args.no_progress, say=say)
+    if status == DONE and main_process and not args.no_report:
+        files = write_report(study_cfg.study.out_dir)
+        say(f"wrote {', '.join(files)}")
 
 
 if __name__ == "__main__":

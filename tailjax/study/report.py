@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -391,14 +391,9 @@ def write_report(out_dir: str, divergence: bool = True) -> list[str]:
     summary = collect(out_dir, divergence)
     root = resolve(out_dir)
     paths = [root / name for name in REPORT_FILES]
-    paths[0].write_text(json.dumps(summary, indent=2, default=_json) + "\n")
+    paths[0].write_text(json.dumps(summary, indent=2) + "\n")
     paths[1].write_text(report_markdown(summary))
     plot_splits(summary, paths[2])
     plot_by_length(summary, paths[3])
     return [str(p) for p in paths]
 
-
-def _json(value: Any):
-    if isinstance(value, Counter):
-        return dict(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
