@@ -12,7 +12,6 @@ import pytest
 from tailjax import train as train_lib
 from tailjax.config import load_config
 from tailjax.study import grid
-from tailjax.study import report as report_lib
 from tailjax.study.__main__ import main
 from tailjax.study.divergence import (EXTRA, Divergence, first_divergence, reference_lines,
                                       summarize)
@@ -24,7 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CPU_STUDY = os.path.join(ROOT, "configs", "study", "addition-cpu.yaml")
 
 
-# ---- grid ----------------------------------------------------------------------------------------
+# ---- grid ---------------------------------------------------------------------------------------
 
 def test_grid_runs_in_grid_order_and_names_cells_variant_first_seed_last(tmp_path):
     sets = [f"study.out_dir={tmp_path}",
@@ -75,7 +74,7 @@ def test_a_base_config_is_replaced_key_by_key_within_each_section(tmp_path):
     assert cfg.train.steps == 7 and cfg.train.lr == 3.0e-3 and cfg.model.dtype == "float32"
 
 
-# ---- bad input ------------------------------------------------------------------------------------
+# ---- bad input ----------------------------------------------------------------------------------
 
 def _error_line(capsys) -> str:
     err = capsys.readouterr().err.strip().splitlines()
@@ -110,7 +109,7 @@ def test_a_report_of_a_directory_without_results_is_one_error_line(tmp_path, cap
     assert "no cell of the study" in line and "run `python -m tailjax.study --config" in line
 
 
-# ---- report over hand-made results ------------------------------------------------------------------
+# ---- report over hand-made results --------------------------------------------------------------
 
 def _results(accuracy: dict, by_length: dict) -> dict:
     """A results.json as eval writes it, for one task (addition) and n = 100 per cell."""
@@ -166,7 +165,7 @@ def test_report_gives_mean_and_spread_over_seeds_and_flags_missing_cells(tmp_pat
     assert "wrote" in capsys.readouterr().out
 
 
-# ---- divergence --------------------------------------------------------------------------------------
+# ---- divergence ---------------------------------------------------------------------------------
 
 def _edit(text: str, line: int, old: str, new: str) -> str:
     rows = text.split("\n")
@@ -240,7 +239,7 @@ def test_first_divergence_works_for_two_real_tasks_and_the_ablations_with_no_tas
     assert summarize([first_divergence(wrong, ref, tr), None]) == {"answer wrong": 1}
 
 
-# ---- cells skipped and resumed: real tiny training runs -------------------------------------------
+# ---- cells skipped and resumed: real tiny training runs -----------------------------------------
 
 MICRO = ("model.overrides={hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, "
          "num_attention_heads: 4, num_key_value_heads: 2, head_dim: 8}")
@@ -306,12 +305,12 @@ def test_done_cells_are_skipped_and_an_interrupted_cell_resumes(tmp_path, capsys
     assert "resumed" not in err
     assert open(os.path.join(seed0.train.out_dir, "train_log.jsonl")).read() == before
     # a done cell whose config changed is an error, not a silent skip
-    assert main(["--config", config, *args, "--set", "train.lr=1e-3", "--dry-run"]) == 0
-    assert main(["--config", config, *args, "--set", "train.lr=1e-3"]) == 2
-    assert "cell seed0 was run with another config (train.lr differ)" in _error_line(capsys)
+    for dry in (["--dry-run"], []):
+        assert main(["--config", config, *args, "--set", "train.lr=1e-3", *dry]) == 2
+        assert "cell seed0 was run with another config (train.lr differ)" in _error_line(capsys)
 
 
-# ---- the launchers ---------------------------------------------------------------------------------
+# ---- the launchers ------------------------------------------------------------------------------
 
 def test_the_launchers_run_the_study_module_on_every_host():
     import shlex

@@ -77,11 +77,14 @@ def report_main(argv: Sequence[str]) -> int:
 
 
 def dry_run(path: str, overrides: Sequence[str], cells) -> None:
+    """One line per cell: its name, done / resumes from step N / new, and what it sets.
+    ValueError, as the run would give, for a done cell whose config changed."""
     from tailjax.study.grid import cell_config
-    from tailjax.study.run import cell_dir, progress_of
+    from tailjax.study.run import cell_dir, check_unchanged, progress_of, read_record
 
     for cell in cells:
         cfg = cell_config(path, overrides, cell)
+        check_unchanged(cell, cfg, read_record(cell_dir(cfg)))
         print(f"{cell.name}\t{progress_of(cell_dir(cfg))}\t{' '.join(cell.overrides)}")
 
 
@@ -115,7 +118,6 @@ def main(argv: Sequence[str] | None = None, *, as_program: bool = False) -> int:
 
 
 def _run(args, study_cfg, cells, chosen, cpu_devices: int, as_program: bool) -> int:
-    from tailjax import distributed
     from tailjax.host import use_cpu_devices
     from tailjax.model.speed import fast_paths
     from tailjax.train import exit_status

@@ -49,8 +49,9 @@ class Cell:
 
 
 def expand(cfg: Config) -> list[Cell]:
-    """The cells of `cfg.study.grid`, first axis outermost (the order they run in). ValueError (one line, naming the
-    fix) for an empty grid, an axis without values, an unknown axis, or two cells of one name."""
+    """The cells of `cfg.study.grid`, first axis outermost (the order they run in).
+    ValueError (one line, naming the fix) for an empty grid, an axis without values, an unknown
+    axis, or two cells of one name."""
     grid = cfg.study.grid
     if not grid or any(not values for values in grid.values()):
         empty = [axis for axis, values in grid.items() if not values]

@@ -48,7 +48,7 @@ def progress_of(directory: str) -> str:
 def check_unchanged(cell: Cell, cfg, record: dict) -> None:
     """ValueError when a cell that is done was run with another config than it has now (its
     directory aside: a study may move)."""
-    if not record.get("config"):
+    if record.get("status") != DONE or not record.get("config"):
         return
     now, then = _flat(to_dict(cfg)), _flat(record["config"])
     changed = sorted(k for k in now.keys() | then.keys()
