@@ -50,17 +50,19 @@ def test_the_cpu_study_is_every_variant_over_three_seeds_on_the_demo():
     cfg = load_config(CPU_STUDY)
     demo = load_config(os.path.join(ROOT, "configs", "demo.yaml"))
     cells = grid.expand(cfg)
-    variants = ["tail", "no-fetch", "no-atomic", "no-linear", "direct", "plain-cot", "reversed",
-                "index-hint"]
+    variants = ["tail", "tail-untagged", "no-fetch", "no-atomic", "no-linear", "direct",
+                "plain-cot", "reversed", "index-hint"]
     assert [c.name for c in cells] == [f"{v}_seed{s}" for s in (0, 1, 2) for v in variants]
     for cell in cells:
         c = grid.cell_config(CPU_STUDY, [], cell)
-        assert c.data.variant == cell.axes["variant"] and c.train.seed == cell.axes["seed"]
+        untagged = cell.axes["variant"] == "tail-untagged"
+        assert c.data.variant == ("tail" if untagged else cell.axes["variant"])
+        assert c.train.seed == cell.axes["seed"]
+        assert c.data.notation == ("plain" if untagged else demo.data.notation)
         # the same model, steps and rows of packed tokens: equal training tokens per cell
         assert (c.model, c.train.steps, c.train.batch_size, c.data.max_length, c.data.pack,
-                c.data.notation, c.eval) == (demo.model, demo.train.steps, demo.train.batch_size,
-                                             demo.data.max_length, True, demo.data.notation,
-                                             demo.eval)
+                c.eval) == (demo.model, demo.train.steps, demo.train.batch_size,
+                            demo.data.max_length, True, demo.eval)
         assert c.data.resumed == (0.5 if cell.axes["variant"] == "tail" else 0.0)
 
 
