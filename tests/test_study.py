@@ -56,6 +56,7 @@ def test_the_cpu_study_is_every_variant_over_three_seeds_on_the_demo():
     for cell in cells:
         c = grid.cell_config(CPU_STUDY, [], cell)
         untagged = cell.axes["variant"] == "tail-untagged"
+        assert sum(o.startswith("data.variant=") for o in cell.overrides) == 1
         assert c.data.variant == ("tail" if untagged else cell.axes["variant"])
         assert c.train.seed == cell.axes["seed"]
         assert c.data.notation == ("plain" if untagged else demo.data.notation)
@@ -99,6 +100,40 @@ def test_an_empty_grid_is_one_error_line(capsys, value, problem):
     assert main(["--config", CPU_STUDY, "--dry-run", "--set", f"study.grid={value}"]) == 2
     line = _error_line(capsys)
     assert problem in line and "give every axis at least one value" in line
+
+
+def test_an_unknown_variant_is_named_before_the_configs_own_checks(capsys):
+    # the demo's data.resumed holds for tail only: the variant's own error must come first
+    assert main(["--config", CPU_STUDY, "--dry-run", "--set",
+                 "study.grid={seed: [0], variant: [tail, nonsense]}"]) == 2
+    line = _error_line(capsys)
+    assert "cell nonsense_seed0: task addition has no variant 'nonsense'; choose from" in line
+    assert capsys.readouterr().out == ""  # no cell listed before the error
+
+
+def test_a_started_cell_whose_config_changed_is_refused_before_anything_is_written(
+        tmp_path, capsys):
+    from tailjax.config import to_dict
+
+    sets = [f"study.out_dir={tmp_path}", "study.grid={seed: [0], variant: [direct]}",
+            "study.variants={direct: {data.resumed: 0.0}}"]
+    cell = grid.expand(load_config(CPU_STUDY, sets))[0]
+    then = grid.cell_config(CPU_STUDY, [*sets, "train.lr=0.001"], cell)
+    os.makedirs(then.train.out_dir)
+    record = {"name": cell.name, "config": to_dict(then), "status": "interrupted", "parts": []}
+    open(os.path.join(then.train.out_dir, "cell.json"), "w").write(json.dumps(record))
+    args = [a for s in sets for a in ("--set", s)]
+    for dry in (["--dry-run"], []):
+        assert main(["--config", CPU_STUDY, *args, *dry]) == 2
+        line = _error_line(capsys)
+        assert "cell direct_seed0 was run with another config (train.lr differs)" in line
+        assert "leave it out with --cells" in line
+    assert not os.path.exists(tmp_path / "study.json")  # refused before it wrote
+    # how a run logs or keeps checkpoints is not what it computes
+    args += ["--set", "train.lr=0.001", "--set", "train.log_every=3", "--set", "checkpoint.keep=5"]
+    assert main(["--config", CPU_STUDY, *args, "--dry-run"]) == 0
+    assert capsys.readouterr().out.split("\t")[:2] == [
+        "direct_seed0", "started, no checkpoint yet (starts over)"]
 
 
 def test_a_report_of_a_directory_without_results_is_one_error_line(tmp_path, capsys):
@@ -309,7 +344,7 @@ def test_done_cells_are_skipped_and_an_interrupted_cell_resumes(tmp_path, capsys
     # a done cell whose config changed is an error, not a silent skip
     for dry in (["--dry-run"], []):
         assert main(["--config", config, *args, "--set", "train.lr=1e-3", *dry]) == 2
-        assert "cell seed0 was run with another config (train.lr differ)" in _error_line(capsys)
+        assert "cell seed0 was run with another config (train.lr differs)" in _error_line(capsys)
 
 
 # ---- the launchers ------------------------------------------------------------------------------

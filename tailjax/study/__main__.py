@@ -78,14 +78,17 @@ def report_main(argv: Sequence[str]) -> int:
 
 def dry_run(path: str, overrides: Sequence[str], cells) -> None:
     """One line per cell: its name, done / resumes from step N / new, and what it sets.
-    ValueError, as the run would give, for a done cell whose config changed."""
+    ValueError, as the run would give, for a started cell whose config changed (before any
+    line is printed)."""
     from tailjax.study.grid import cell_config
     from tailjax.study.run import cell_dir, check_unchanged, progress_of, read_record
 
+    lines = []
     for cell in cells:
         cfg = cell_config(path, overrides, cell)
         check_unchanged(cell, cfg, read_record(cell_dir(cfg)))
-        print(f"{cell.name}\t{progress_of(cell_dir(cfg))}\t{' '.join(cell.overrides)}")
+        lines.append(f"{cell.name}\t{progress_of(cell_dir(cfg))}\t{' '.join(cell.overrides)}")
+    print("\n".join(lines))
 
 
 def main(argv: Sequence[str] | None = None, *, as_program: bool = False) -> int:
@@ -131,7 +134,7 @@ def _train_cells(args, study_cfg, cells, chosen) -> None:
     are all done."""
     from tailjax import distributed
     from tailjax.study.report import write_report
-    from tailjax.study.run import DONE, run_cells, write_study
+    from tailjax.study.run import DONE, pending_cells, run_cells, write_study
 
     distributed.initialize_from_args(args)
     import jax
@@ -142,9 +145,10 @@ def _train_cells(args, study_cfg, cells, chosen) -> None:
         if main_process:
             print(f"study: {line}", file=sys.stderr, flush=True)
 
+    pending = pending_cells(args.config, args.set, chosen, say=say)  # refuses before it writes
     if main_process:
         write_study(study_cfg.study.out_dir, args.config, args.set, cells, study_cfg.study.grid)
-    status = run_cells(args.config, args.set, chosen, progress=not args.no_progress, say=say)
+    status = run_cells(pending, progress=not args.no_progress, say=say)
     if status == DONE and main_process and not args.no_report:
         files = write_report(study_cfg.study.out_dir)
         say(f"wrote {', '.join(files)}")

@@ -95,18 +95,21 @@ def cell_config(path: str | None, overrides: Sequence[str], cell: Cell) -> Confi
     from tailjax.paths import resolve
     from tailjax.tasks import get_task
 
-    study = load_config(path, overrides).study
-    out_dir = str(resolve(study.out_dir) / CELLS_DIR / cell.name)
+    base = load_config(path, overrides)
+    out_dir = str(resolve(base.study.out_dir) / CELLS_DIR / cell.name)
+    variant = next((json.loads(a.split("=", 1)[1]) for a in reversed(cell.overrides)
+                    if a.startswith("data.variant=")), base.data.variant)
+    for task in base.data.tasks:  # before the config's own checks, which assume a known variant
+        if variant not in get_task(task).variants:
+            raise ValueError(f"cell {cell.name}: task {task} has no variant {variant!r}; "
+                             f"choose from {', '.join(get_task(task).variants)} in "
+                             "study.grid.variant (or set data.variant in its study.variants "
+                             "entry)")
     try:
         cfg = load_config(path, [*overrides, *cell.overrides, f"train.out_dir={out_dir}",
                                  "eval.at_end=true"])
     except ValueError as e:
         raise ValueError(f"cell {cell.name}: {e}") from None
-    for task in cfg.data.tasks:
-        if cfg.data.variant not in get_task(task).variants:
-            raise ValueError(f"cell {cell.name}: task {task} has no variant "
-                             f"{cfg.data.variant!r}; choose from "
-                             f"{', '.join(get_task(task).variants)} in study.grid.variant")
     return dataclasses.replace(cfg, study=StudyConfig())
 
 
@@ -138,8 +141,12 @@ def _assignments(study: StudyConfig, axis: str, value) -> list[str]:
     if axis == VARIANT:
         extra = study.variants.get(str(value), {})
         for key in extra:
-            check_axis(key)
-        return [_assign("data.variant", value)] + [_assign(k, v) for k, v in extra.items()]
+            if not _is_config_key(key) or key.startswith("study."):
+                raise ValueError(f"unknown key {key!r} in study.variants.{value}; use dotted "
+                                 "keys of the training config such as data.resumed")
+        # an entry may name the data.variant of a named setting (tail-untagged: tail)
+        own = [] if "data.variant" in extra else [_assign("data.variant", value)]
+        return own + [_assign(k, v) for k, v in extra.items()]
     if axis == SEED:
         return [_assign("train.seed", value), _assign("data.seed", value)]
     return [_assign(axis, value)]

@@ -35,27 +35,36 @@ def read_record(directory: str) -> dict:
 
 
 def progress_of(directory: str) -> str:
-    """What a cell directory holds, for --dry-run: done, the latest checkpoint's step, or new
-    (from the file names alone: no JAX, no orbax)."""
-    if read_record(directory).get("status") == DONE:
+    """What a cell directory holds, for --dry-run: done, the latest checkpoint's step, started
+    with no checkpoint yet, or new (from the file names alone: no JAX, no orbax)."""
+    record = read_record(directory)
+    if record.get("status") == DONE:
         return "done (skipped)"
     ckpts = resolve(directory) / "checkpoints"
     steps = [int(p.name) for p in ckpts.iterdir() if p.name.isdigit()] \
         if ckpts.exists() else []
-    return f"resumes from step {max(steps)}" if steps else "new"
+    if steps:
+        return f"resumes from step {max(steps)}"
+    return "started, no checkpoint yet (starts over)" if record else "new"
+
+
+# Keys that change how a run logs and keeps its checkpoints, not what it computes.
+UNCOMPARED = ("train.out_dir", "train.log_every", "checkpoint.keep")
 
 
 def check_unchanged(cell: Cell, cfg, record: dict) -> None:
-    """ValueError when a cell that is done was run with another config than it has now (its
-    directory aside: a study may move)."""
-    if record.get("status") != DONE or not record.get("config"):
+    """ValueError when a cell that has started (done, or interrupted) was run with another
+    config than it has now; UNCOMPARED keys aside (a study may move)."""
+    if not record.get("config"):
         return
     now, then = _flat(to_dict(cfg)), _flat(record["config"])
     changed = sorted(k for k in now.keys() | then.keys()
-                     if now.get(k) != then.get(k) and k != "train.out_dir")  # a moved study
+                     if now.get(k) != then.get(k) and k not in UNCOMPARED)
     if changed:
+        verb = "differs" if len(changed) == 1 else "differ"
         raise ValueError(f"cell {cell.name} was run with another config ({', '.join(changed[:3])}"
-                         f" differ); give the study a new study.out_dir, or delete "
+                         f" {verb}); run it with its config as it was, leave it out with "
+                         f"--cells, give the study a new study.out_dir, or delete "
                          f"{cell_dir(cfg)} to run it again")
 
 
@@ -82,25 +91,32 @@ def write_study(out_dir: str, path: str | None, overrides: Sequence[str],
     (root / STUDY_FILE).write_text(json.dumps(study, indent=2) + "\n")
 
 
-def run_cells(path: str | None, overrides: Sequence[str], cells: Sequence[Cell],
-              progress: bool = True, say: Callable[[str], None] = print) -> str:
-    """Train and evaluate `cells` in order, skipping those that are done; returns "done", or
-    "sigterm" when a cell stopped on SIGTERM (it saved; the study stops there). Writes each
-    cell's cell.json on process 0. Raises ValueError for a cell whose config is invalid or
-    changed since it was done, and train's NonFiniteLoss."""
+def pending_cells(path: str | None, overrides: Sequence[str], cells: Sequence[Cell],
+                  say: Callable[[str], None] = print) -> list[tuple]:
+    """The (cell, config, cell.json record) of `cells` still to run, in order: those not done.
+    Decided before any cell runs, so every process decides the same. Raises ValueError for a
+    cell whose config is invalid, or changed since it started (`check_unchanged`)."""
+    pending = []
+    for cell in cells:
+        cfg = cell_config(path, overrides, cell)
+        record = read_record(cell_dir(cfg))
+        check_unchanged(cell, cfg, record)
+        if record.get("status") == DONE:
+            say(f"cell {cell.name}: done, skipped")
+        else:
+            pending.append((cell, cfg, record))
+    return pending
+
+
+def run_cells(pending: Sequence[tuple], progress: bool = True,
+              say: Callable[[str], None] = print) -> str:
+    """Train and evaluate the `pending_cells` in order; returns "done", or "sigterm" when a
+    cell stopped on SIGTERM (it saved; the study stops there). Writes each cell's cell.json on
+    process 0. Raises train's NonFiniteLoss."""
     import jax
 
     from tailjax.train import train
 
-    configs = [(cell, cell_config(path, overrides, cell)) for cell in cells]
-    pending = []
-    for cell, cfg in configs:  # decided before any cell runs: every process decides the same
-        record = read_record(cell_dir(cfg))
-        if record.get("status") == DONE:
-            check_unchanged(cell, cfg, record)
-            say(f"cell {cell.name}: done, skipped")
-        else:
-            pending.append((cell, cfg, record))
     main = jax.process_index() == 0
     for i, (cell, cfg, record) in enumerate(pending):
         say(f"cell {cell.name} ({i + 1} of {len(pending)} to run): {' '.join(cell.overrides)}")
