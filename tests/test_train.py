@@ -207,16 +207,30 @@ def _wait_for(predicate, proc, timeout=240):
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """Per-step losses of an uninterrupted run of the same config."""
+def reference_run(tmp_path_factory):
+    """The run directory of an uninterrupted run of the same config."""
     tmp = tmp_path_factory.mktemp("reference")
     path, out = _write_config(tmp, "ref")
     result = train_lib.train(load_config(path), progress=False)
     assert result.status == "done" and result.steps == 12
-    return _losses(out)
+    return out
 
 
-def test_sigkill_then_resume_repeats_the_losses_bitwise(tmp_path, reference):
+@pytest.fixture(scope="module")
+def reference(reference_run):
+    """Per-step losses of an uninterrupted run of the same config."""
+    return _losses(reference_run)
+
+
+def _final_params(run_dir):
+    from flax import nnx
+
+    from tailjax.model import load
+
+    return jax.tree.leaves(nnx.state(load(os.path.join(run_dir, "checkpoints")), nnx.Param))
+
+
+def test_sigkill_then_resume_repeats_the_run_bitwise(tmp_path, reference, reference_run):
     path, out = _write_config(tmp_path, "killed")
     ckpt = os.path.join(out, "checkpoints", "3", "commit_success.txt")
     proc = _start(path)
@@ -230,10 +244,15 @@ def test_sigkill_then_resume_repeats_the_losses_bitwise(tmp_path, reference):
     assert result.status == "done"
     losses = _losses(out)
     assert len(losses) == 12
-    assert losses == reference  # bitwise: same params, optimizer state and data order
+    # bitwise: the same params, optimizer state and data order at every step give the same
+    # final parameters. The logged loss is a cross-device sum whose last bit XLA:CPU does not
+    # fix (seen once in a loaded CI run: 1 ulp at one step, the steps after it bitwise equal).
+    for resumed, ref in zip(_final_params(out), _final_params(reference_run)):
+        np.testing.assert_array_equal(resumed, ref)
+    np.testing.assert_allclose(losses, reference, rtol=1e-6, atol=0)
 
 
-def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path, reference):
+def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path, reference, reference_run):
     path, out = _write_config(tmp_path, "term")
     proc = _start(path)
     _wait_for(lambda: os.path.exists(os.path.join(out, metrics.LOG_FILE)) and
@@ -247,7 +266,10 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path, reference):
 
     assert Checkpoints(os.path.join(out, "checkpoints"), 3, 2).latest_step() == stopped
     result = train_lib.train(load_config(path), progress=False)  # and it resumes from there
-    assert _losses(out) == reference and result.steps == 12
+    assert result.steps == 12
+    for resumed, ref in zip(_final_params(out), _final_params(reference_run)):
+        np.testing.assert_array_equal(resumed, ref)  # bitwise (see the SIGKILL test)
+    np.testing.assert_allclose(_losses(out), reference, rtol=1e-6, atol=0)
 
 
 def test_nan_in_the_batch_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
