@@ -8,6 +8,7 @@ import sys
 import jax
 
 from tailjax.paths import is_uri, jsonl_text, read_jsonl, resolve
+from tailjax.plots import pyplot, save_png
 
 LOG_FILE = "train_log.jsonl"
 LOSS_PLOT = "loss.png"
@@ -145,10 +146,7 @@ def read_log(path) -> list[dict]:
 
 def plot_loss(log_path: str, out_path: str):
     """The training (and validation) loss against the step, log scale, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     records = read_log(log_path)
     train = [(r["step"], r["loss"]) for r in records if "loss" in r]
@@ -164,6 +162,4 @@ def plot_loss(log_path: str, out_path: str):
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    with resolve(out_path).open("wb") as f:
-        fig.savefig(f, format="png", dpi=120)
-    plt.close(fig)
+    save_png(fig, out_path)

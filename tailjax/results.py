@@ -8,6 +8,7 @@ import json
 import numpy as np
 
 from tailjax.paths import jsonl_text, resolve
+from tailjax.plots import pyplot, save_png
 
 RESULT_FILES = ("results.json", "results.md", "accuracy.png", "accuracy_by_length.png",
                 "samples.jsonl")
@@ -68,10 +69,7 @@ def _trained_note(results: dict) -> str:
 
 def plot_accuracy(results: dict, path: str) -> None:
     """Grouped bars: accuracy by task, one bar per split."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     table = results["tasks"]
     task_names = list(table)
@@ -89,17 +87,12 @@ def plot_accuracy(results: dict, path: str) -> None:
     ax.set_title(f"greedy pass@1 by task and length split ({results['variant']})")
     ax.legend(title="split")
     fig.tight_layout()
-    with resolve(path).open("wb") as f:
-        fig.savefig(f, format="png", dpi=120)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def plot_by_length(results: dict, path: str) -> None:
     """pass@1 against input length, one line per task, the trained lengths shaded."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for lo, hi in (results.get("train_lengths") or {}).values():
@@ -114,9 +107,7 @@ def plot_by_length(results: dict, path: str) -> None:
     if ax.lines:
         ax.legend()
     fig.tight_layout()
-    with resolve(path).open("wb") as f:
-        fig.savefig(f, format="png", dpi=120)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def write_results(results: dict, out_dir: str) -> list[str]:

@@ -12,6 +12,7 @@ answer text. The paper reports only pass@1; this is the breakdown its Figures 3-
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -81,7 +82,7 @@ def first_divergence(output: str, reference: Sequence[Line], trace: Trace | None
             return Divergence(i, END, "", step)
         if out[i] == line.text:
             continue
-        common = _common_prefix(out[i], line.text)
+        common = len(os.path.commonprefix([out[i], line.text]))
         if common == len(out[i]) and i == len(out) - 1:  # stopped inside the line
             return Divergence(i, END, "", step)
         part, label = _part_at(line, common, out[i])
@@ -115,15 +116,6 @@ def wrong_samples_divergences(samples: Iterable[Mapping], references: Mapping[tu
         ref = reference_lines(trace, variant, record["completion"])
         out.append((sample, first_divergence(sample["output"], ref, trace)))
     return out
-
-
-def _common_prefix(a: str, b: str) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def _part_at(line: Line, offset: int, written: str) -> tuple[str, str]:

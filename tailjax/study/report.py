@@ -30,6 +30,7 @@ from typing import Sequence
 import numpy as np
 
 from tailjax.paths import read_jsonl, resolve
+from tailjax.plots import pyplot, save_png
 from tailjax.study.grid import CELLS_DIR, SEED, VARIANT, setting
 
 STUDY_FILE = "study.json"      # the grid: written when a study starts
@@ -86,13 +87,14 @@ def collect(out_dir: str, divergence: bool = True) -> dict:
 
 def _cell(directory, entry: dict) -> dict:
     """One grid cell's results, training log totals and study record (None where absent)."""
+    from tailjax.metrics import LOG_FILE, read_log  # jax-importing: not on --dry-run's path
+
     results_file = directory / "eval" / "results.json"
     results = json.loads(results_file.read_text()) if results_file.exists() else None
     record_file = directory / CELL_FILE
     record = json.loads(record_file.read_text()) if record_file.exists() else {}
-    log_file = directory / "train_log.jsonl"
-    log = [r for r in read_jsonl(log_file, ("step",)) if "loss" in r] \
-        if log_file.exists() else []
+    log_file = directory / LOG_FILE
+    log = [r for r in read_log(log_file) if "loss" in r] if log_file.exists() else []
     accuracy, by_task = {}, {}
     if results:
         table = results["tasks"]
@@ -316,10 +318,7 @@ def _failures_markdown(failures: dict, multi_task: bool) -> list[str]:
 def plot_splits(summary: dict, path) -> None:
     """Bars of mean pass@1 per split and setting, the seeds' min-max as error bars and each
     seed as a dot."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     splits, groups = summary["splits"], summary["groups"]
     cells = {c["name"]: c for c in summary["cells"]}
@@ -343,18 +342,13 @@ def plot_splits(summary: dict, path) -> None:
     ax.set_title("pass@1 per split: mean over seeds (bars: min-max; dots: seeds)")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    with resolve(path).open("wb") as f:
-        fig.savefig(f, format="png", dpi=120)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def plot_by_length(summary: dict, path) -> None:
     """pass@1 against input length, one line per setting (mean over seeds, min-max shaded),
     the trained lengths shaded grey; one panel per task."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     tasks = summary["tasks"]
     cols = min(3, len(tasks))
@@ -381,9 +375,7 @@ def plot_by_length(summary: dict, path) -> None:
     for ax in list(axes.flat)[len(tasks):]:
         ax.axis("off")
     fig.tight_layout()
-    with resolve(path).open("wb") as f:
-        fig.savefig(f, format="png", dpi=120)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def write_report(out_dir: str, divergence: bool = True) -> list[str]:
