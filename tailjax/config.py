@@ -182,7 +182,8 @@ def _coerce(value: Any, tp, key: str):
     if origin is list:
         (et,) = typing.get_args(tp)
         if not isinstance(value, (list, tuple)):
-            raise ValueError(f"{key} must be a list of {_type_name(et)}, got {value!r}")
+            what = "a list" if et is Any else f"a list of {_type_name(et)}"
+            raise ValueError(f"{key} must be {what} (e.g. [{value!r}]), got {value!r}")
         return [_coerce(v, et, f"{key}[{i}]") for i, v in enumerate(value)]
     if tp is bool:
         if isinstance(value, bool):
@@ -369,6 +370,9 @@ def _read_tree(path: str, seen: tuple[str, ...]) -> dict:
     base = tree.pop(BASE_KEY, None)
     if base is None:
         return tree
+    if not isinstance(base, str):
+        raise ValueError(f"`{BASE_KEY}:` in config file {path} must be one file name (relative "
+                         f"to the file, e.g. ../demo.yaml), got {base!r}")
     merged = _read_tree(os.path.join(os.path.dirname(path), str(base)),
                         (*seen, os.path.abspath(path)))
     for section, keys in tree.items():

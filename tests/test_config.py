@@ -57,6 +57,8 @@ def test_yaml_then_overrides(tmp_path):
     (["eval.warn_truncated=1.5"], "eval.warn_truncated must be a share of outputs in [0, 1)"),
     (["eval.batch_tokens=-1"], "eval.batch_tokens must be 0"),
     (["train"], "must look like section.key=value"),
+    (["study.grid={seed: 0}"], "study.grid.seed must be a list (e.g. [0]), got 0"),
+    (["eval.splits=S"], "eval.splits must be a list of str (e.g. ['S']), got 'S'"),
 ])
 def test_bad_keys_and_values_are_named(overrides, message):
     with pytest.raises(ValueError) as e:
@@ -71,6 +73,9 @@ def test_missing_and_malformed_files(tmp_path):
         load_config(write(tmp_path, "train: [1, 2\n"))
     with pytest.raises(ValueError, match="train must be a mapping"):
         load_config(write(tmp_path, "train: 3\n"))
+    with pytest.raises(ValueError, match=r"`base:` in config file .* must be one file name "
+                                         r"\(relative to the file, e.g. ../demo.yaml\), got \[1, 2\]"):
+        load_config(write(tmp_path, "base: [1, 2]\n"))
 
 
 def test_preset_overrides_change_the_architecture():
