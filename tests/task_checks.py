@@ -237,9 +237,9 @@ CELL = re.compile(r"([\d_])([A-Za-z])")
 
 def operand(text: str) -> dict:
     """One tagged prompt operand read independently ("7L_N5M1K" -> value 571, units "K"),
-    asserting its form: each letter once, consecutive letters from the units up to the blank
-    cell `_`, which is the top."""
-    assert re.fullmatch(r"(?:[\d_][A-Za-z])+", text), text
+    asserting its form: each letter once and capital, consecutive letters from the units up to
+    the blank cell `_`, which is the top."""
+    assert re.fullmatch(r"(?:[\d_][A-Z])+", text), text
     pairs = CELL.findall(text)
     written = [t for _, t in pairs]
     cells = {t: d for d, t in pairs}
@@ -253,8 +253,9 @@ def operand(text: str) -> dict:
 
 
 def letter(units: str, p: int) -> str:
-    """The letter of place p (-1: the sentinel below the units), consecutive from `units`."""
-    return chr(ord(units) + p)
+    """The letter of place p (-1: the sentinel below the units), consecutive from `units` (13
+    on from N-Z is A-M: x2's letters)."""
+    return chr(ord("A") + (ord(units) - ord("A") + p) % 26)
 
 
 def tape(completion: str) -> dict[str, str]:

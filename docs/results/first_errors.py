@@ -1,4 +1,4 @@
-"""Where each wrong tagged addition trace (run 21's notation) first goes wrong, by length.
+"""Where each wrong tagged addition trace first goes wrong, by length.
 
     python docs/results/first_errors.py RUN/eval/samples.jsonl
 
@@ -6,59 +6,70 @@ For every wrong sample of 7 digits or more, walks the model's "add the digits at
 against the digits the prompt holds (read by their tags) and the carry, and names the first
 field that differs: the place, x1's or x2's fetch, the carry in, the arithmetic, a missed blank
 cell or an early stop. Prints the counts per input length (places counted from 1 at the units).
+Reads run 21's notation (x2's letters x1's in lower case) and run 26's (x2's 13 on, letters
+around the circle A..Z) alike: each operand's letters are counted from its units pair, which the
+prompt writes last.
 """
 import json
 import re
 import sys
 from collections import Counter, defaultdict
 
-from tailjax.tasks.simulation.addition import TAGS
+
+def operand(text):
+    """{place: cell} of a prompt operand, its places counted from 0 at its units (last) pair."""
+    pairs = re.findall(r"([0-9_])([A-Za-z])", text)
+    units = pairs[-1][1]
+    base = ord("a") if units.islower() else ord("A")
+    return {(ord(t) - ord(units)) % 26: d for d, t in pairs}, units, base
 
 
-def parse_prompt(p):
-    m = re.match(r"What is (\S+) \+ (\S+)\?", p)
-    return m.group(1), m.group(2)
+def letter(units, base, p):
+    return chr(base + (ord(units) - base + p) % 26)
 
-def reference(sample):
-    a, b = parse_prompt(sample["prompt"])
-    # rebuild the reference trace from the prompt: digits by tag
-    def digits(x):
-        cells = dict((t.upper(), d) for d, t in re.findall(r"([0-9_])([A-Za-z])", x))
-        return cells
-    c1, c2 = digits(a), digits(b)
-    tags = sorted([t for t in c1 if c1[t] != "_"], key=TAGS.index)
-    return tags, c1, c2
 
 by = defaultdict(Counter)
 for line in open(sys.argv[1]):
     s = json.loads(line)
     if s["correct"] or s["length"] < 7:
         continue
-    tags, c1, c2 = reference(s)
-    out = s["output"].split("\n")
-    lines = [l for l in out if l.startswith("add the digits")]
-    n = len(tags)
-    kind = None
-    carry = 0
-    for i, t in enumerate(tags + ["blank"]):
-        if i >= len(lines):
-            kind = f"stopped early after {i} places"; break
-        l = lines[i]
-        if t == "blank":
+    (c1, u1, b1), (c2, u2, b2) = (operand(x) for x in
+                                  re.match(r"What is (\S+) \+ (\S+)\?", s["prompt"]).groups())
+    n = s["length"]
+    lines = [l for l in s["output"].split("\n") if l.startswith("add the digits")]
+    kind, carry = None, 0
+    for p in range(n + 1):
+        if p >= len(lines):
+            kind = f"stopped early after {p} places"
+            break
+        l = lines[p]
+        if p == n:
             if "the operands end" not in l:
                 kind = "missed the blank"
             break
-        m = re.match(r"add the digits at place (\w): x1=(\w)(\S), x2=(\w)(\S), carry=(\d) ; (.*?) ; s\[(\w)\]=(\S), carry=(\d) ; -> (.*)", l)
+        m = re.match(r"add the digits at place (\w): x1=(\w)(\S), x2=(\w)(\S), carry=(\d) ; "
+                     r"(.*?) ; s\[(\w)\]=(\S), carry=(\d) ; -> (.*)", l)
         if not m:
-            kind = f"place {i+1}: unparsed/ended ({l[:60]!r})"; break
-        P, t1, d1, t2, d2, cin, comp, sw, sd, cout, goto = m.groups()
-        if P != t: kind = f"place {i+1}: wrong place {P}"; break
-        if d1 != c1[t]: kind = f"place {i+1}: x1 fetch"; break
-        if d2 != c2[t]: kind = f"place {i+1}: x2 fetch"; break
-        if int(cin) != carry: kind = f"place {i+1}: carry in"; break
-        tot = int(c1[t]) + int(c2[t]) + carry
-        if sd != str(tot % 10) or int(cout) != tot // 10: kind = f"place {i+1}: arithmetic"; break
-        carry = tot // 10
+            kind = f"place {p + 1}: unparsed/ended ({l[:60]!r})"
+            break
+        place, t1, d1, t2, d2, cin, _, _, sd, cout, _ = m.groups()
+        if place != letter(u1, b1, p):
+            kind = f"place {p + 1}: wrong place {place}"
+        elif d1 != c1[p]:
+            kind = f"place {p + 1}: x1 fetch"
+        elif t2 != letter(u2, b2, p):
+            kind = f"place {p + 1}: x2's tag"
+        elif d2 != c2[p]:
+            kind = f"place {p + 1}: x2 fetch"
+        elif int(cin) != carry:
+            kind = f"place {p + 1}: carry in"
+        else:
+            total = int(c1[p]) + int(c2[p]) + carry
+            if sd != str(total % 10) or int(cout) != total // 10:
+                kind = f"place {p + 1}: arithmetic"
+            carry = total // 10
+        if kind:
+            break
     by[s["length"]][kind or "other"] += 1
-for L in sorted(by):
-    print(L, dict(by[L].most_common(8)))
+for n in sorted(by):
+    print(n, dict(by[n].most_common(8)))

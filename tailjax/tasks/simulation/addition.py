@@ -33,35 +33,40 @@ def _add_sample_integer(rng: random.Random, n: int) -> dict:
     return {"x1": sample_decimal(rng, n, point=False), "x2": sample_decimal(rng, n, point=False)}
 
 
-# The place letters: A-Y (25; Z is none, as in every run docs/results measured: the drawn offset
-# depends on their number).
-TAGS = string.ascii_uppercase[:25]
-MAX_TAGGED_DIGITS = len(TAGS) - 2  # n digits take n + 2 letters: below the units to the blank
+# The place letters A-Z in two halves: x1's (and the sum's) in one, x2's the same places in the
+# other, 13 letters on (run 25).
+TAGS = string.ascii_uppercase
+HALF = len(TAGS) // 2
+MAX_TAGGED_DIGITS = HALF - 2  # n digits take n + 2 letters of a half: below the units to the blank
 
 
 class PlaceTags:
     """The tagged notation of addition: TAIL with index hints (after arXiv 2402.09371) whose
     answer is the tape its loop writes. Integer operands of one length n <= MAX_TAGGED_DIGITS.
 
-    Letters: n + 2 consecutive letters of TAGS at a random offset per record; `tags[p + 1]` names
-    place p, from p = -1 (below the units) over 0 (the units) to n (the blank cell above the
-    top). x1's and the sum's letters are upper case, x2's the same letters lower case, so every
-    tag occurs once in the prompt.
+    Letters: n + 2 consecutive capital letters at a random offset within a random half of A-Z
+    (A-M or N-Z) per record; `tags[p + 1]` names place p, from p = -1 (below the units) over 0
+    (the units) to n (the blank cell above the top). These are x1's and the sum's; x2's place p
+    is x1's letter 13 on, in the other half, so every tag occurs once in the prompt.
 
     Prompt (`written`): each operand as its digit-tag pairs and a blank cell `_` tagged with the
     letter above its top, in a random order per operand but the units pair last. With tags
-    "JKLMN", 571 may read "7L_N5M1K" as x1 and "7l_n5m1k" as x2.
+    "JKLMN", 571 may read "7L_N5M1K" as x1 and "7Y_A5Z1X" as x2.
 
     Trace (`_add_tape`): the first state names the units tag and writes the sentinel `s[J]=_`
-    below it (where run 17's read of the sum stopped; run 21 kept it); then one state per place, lowest first: fetch `x1=K1, x2=k1, carry=0`, write
+    below it (where run 17's read of the sum stopped; run 21 kept it); then one state per place, lowest first: fetch `x1=K1, x2=X1, carry=0`, write
     `s[K]=2, carry=0`, go on to the next letter, until the fetch returns the blank cells
-    (`x1=N_, x2=n_`): "the operands end", the last carry is written there if there is one, and
+    (`x1=N_, x2=A_`): "the operands end", the last carry is written there if there is one, and
     the trace ends. Nothing reads the sum back: the terse variants box the tape's name,
     `\\boxed{s}`, and the scorer reads the tape (`read_sum_tape`).
 
     Why each part (docs/results/length-generalization.md, the run named):
     - consecutive letters, but no order in the prompt: the next place is the next letter, a
       finite table (run 13), while no prompt position tells a place (runs 4-12 fetched by it);
+    - x2's letters 13 on, in the same case: with x1's letters in lower case (runs 13-24) the
+      fetch confused letters 6-9 apart, which never stood together as digit tags in a trained
+      prompt; now x2's tags stand 8-18 letters from every x1 tag a fetch must find (run 25).
+      x2's letter stays a finite table of x1's, written beside it in every column;
     - the blank cell: the loop stops where a fetch returns `_`, not after a count (run 16);
     - the units pair last: the next prompt token sees its tag, so the first line names the right
       units tag at every length (run 17);
@@ -89,10 +94,12 @@ class PlaceTags:
                              f"at both blank cells at once); got {len(x1)} and {len(x2)} digits")
         n = len(x1)
         if n > MAX_TAGGED_DIGITS:
-            raise ValueError(f"the tagged notation has {len(TAGS)} place tags, n + 2 for "
-                             f"n-digit operands; an operand of {n} digits does not fit (use at "
-                             f"most {MAX_TAGGED_DIGITS} digits)")
-        offset = rng.randrange(1, len(TAGS) - n)  # the units' letter
+            raise ValueError(f"the tagged notation has {len(TAGS)} place letters: n + 2 of one "
+                             f"half for x1 and the same places of the other half for x2; an "
+                             f"operand of {n} digits does not fit (use at most "
+                             f"{MAX_TAGGED_DIGITS} digits)")
+        half = rng.randrange(2)  # x1's half of the alphabet
+        offset = half * HALF + rng.randrange(1, HALF - n)  # the units' letter
         orders = {}
         for operand in ("x1", "x2"):
             above = list(range(1, n + 1))
@@ -101,11 +108,11 @@ class PlaceTags:
         return cls(TAGS[offset - 1:offset + n + 1], orders)
 
     def place(self, p: int, operand: str = "x1") -> str:
-        """The tag of place p (-1 below the units .. n the blank cell), lower case for x2."""
+        """The tag of place p (-1 below the units .. n the blank cell); x2's is x1's, 13 on."""
         if not -1 <= p <= len(self.tags) - 2:
             raise ValueError(f"place {p} has no tag; the tags name places -1..{len(self.tags) - 2}")
         tag = self.tags[p + 1]
-        return tag.lower() if operand == "x2" else tag
+        return TAGS[(TAGS.index(tag) + HALF) % len(TAGS)] if operand == "x2" else tag
 
     def number(self, x: str, operand: str = "x1") -> str:
         """x as a tagged number, highest place first ("5M7L1K"): the answer's form."""
@@ -154,10 +161,10 @@ _TAPE_CELL = re.compile(r"s\[([A-Z])\]=(\d)(?!\d)")
 def read_sum_tape(completion: str) -> str | None:
     """The number a tagged terse completion wrote on tape s, as a tagged number highest place
     first ("1M0L7K"): the last digit written to each cell `s[TAG]=d`, the cells ordered by their
-    letter (the sentinel `s[J]=_` is no digit). None when no digit is written on the tape, or a
-    cell's tag is no place letter (Z). Addition's reader of `\\boxed{s}` (Task.tapes)."""
+    letter (the sentinel `s[J]=_` is no digit). None when no digit is written on the tape.
+    Addition's reader of `\\boxed{s}` (Task.tapes)."""
     cells = dict(_TAPE_CELL.findall(completion))  # a later write to a cell wins
-    if not cells or not set(cells) <= set(TAGS):
+    if not cells:
         return None
     return "".join(cells[t] + t for t in sorted(cells, key=TAGS.index, reverse=True))
 
@@ -321,9 +328,9 @@ def _add_reversed(inst: dict, prompt: str, nt=PLAIN) -> tuple[str, str]:
 
 # A digit column of a tagged `tail` completion, as _add_tape records it and trace.render writes it.
 _TAIL_COLUMN = re.compile(
-    r"add the digits at place (?P<place>[A-Y]): x1=(?P=place)\d, x2=[a-y]\d, carry=[01] ; "
+    r"add the digits at place (?P<place>[A-Z]): x1=(?P=place)\d, x2=[A-Z]\d, carry=[01] ; "
     r"\d \+ \d \+ [01] = \d+ ; s\[(?P=place)\]=(?P<digit>\d), carry=(?P<carry>[01]) ; "
-    r"-> add the digits at place (?P<next>[A-Y])")
+    r"-> add the digits at place (?P<next>[A-Z])")
 
 
 def tail_columns(completion: str) -> list[re.Match]:
