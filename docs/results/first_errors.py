@@ -6,9 +6,9 @@ For every wrong sample of 7 digits or more, walks the model's "add the digits at
 against the digits the prompt holds (read by their tags) and the carry, and names the first
 field that differs: the place, x1's or x2's fetch, the carry in, the arithmetic, a missed blank
 cell or an early stop. Prints the counts per input length (places counted from 1 at the units).
-Reads run 21's notation (x2's letters x1's in lower case) and run 26's (x2's 13 on, letters
-around the circle A..Z) alike: each operand's letters are counted from its units pair, which the
-prompt writes last.
+Reads run 21's notation (x2's letters x1's in lower case), run 25's (x2's 13 on) and run 26's
+(letters around the circle A..Z) alike: each operand's letters are counted from its units pair,
+which the prompt writes last.
 """
 import json
 import re
