@@ -373,7 +373,7 @@ def _read_tree(path: str, seen: tuple[str, ...]) -> dict:
     if not isinstance(base, str):
         raise ValueError(f"`{BASE_KEY}:` in config file {path} must be one file name (relative "
                          f"to the file, e.g. ../demo.yaml), got {base!r}")
-    merged = _read_tree(os.path.join(os.path.dirname(path), str(base)),
+    merged = _read_tree(os.path.join(os.path.dirname(path), base),
                         (*seen, os.path.abspath(path)))
     for section, keys in tree.items():
         if isinstance(keys, dict) and isinstance(merged.get(section), dict):
