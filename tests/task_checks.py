@@ -236,8 +236,8 @@ CELL = re.compile(r"([\d_])([A-Za-z])")
 
 
 def operand(text: str) -> dict:
-    """One tagged prompt operand read independently ("7L_N5M1K" -> value 571, units "K"),
-    asserting its form: each letter once and capital, consecutive letters from the units up to
+    """One tagged prompt operand read independently ("7N_R5P1L" -> value 571, units "L"),
+    asserting its form: each letter once and capital, every other letter from the units up to
     the blank cell `_`, which is the top."""
     assert re.fullmatch(r"(?:[\d_][A-Z])+", text), text
     pairs = CELL.findall(text)
@@ -245,7 +245,7 @@ def operand(text: str) -> dict:
     cells = {t: d for d, t in pairs}
     assert len(cells) == len(written), f"a tag repeats in {text!r}"
     up = sorted(written)
-    assert [ord(t) - ord(up[0]) for t in up] == list(range(len(up))), f"gaps in {text!r}"
+    assert up == [letter(up[0], p) for p in range(len(up))], f"not every other letter: {text!r}"
     assert cells[up[-1]] == "_" and all(cells[t].isdigit() for t in up[:-1]), text
     assert cells[up[-2]] != "0", "the top digit is not 0"
     value = sum(int(cells[t]) * 10 ** p for p, t in enumerate(up[:-1]))
@@ -253,9 +253,11 @@ def operand(text: str) -> dict:
 
 
 def letter(units: str, p: int) -> str:
-    """The letter of place p (-1: the sentinel below the units), consecutive from `units` (13
-    on from N-Z is A-M: x2's letters)."""
-    return chr(ord("A") + (ord(units) - ord("A") + p) % 26)
+    """The letter of place p (-1: the sentinel below the units): every other letter from
+    `units`, within A-Z."""
+    code = ord(units) + 2 * p
+    assert ord("A") <= code <= ord("Z"), f"place {p} above {units} falls outside A-Z"
+    return chr(code)
 
 
 def tape(completion: str) -> dict[str, str]:
@@ -273,7 +275,7 @@ def tape_value(completion: str, units: str) -> int:
 def cells_value(cells: dict[str, str], units: str) -> int:
     """The number of digit cells {letter: digit}: from the units up, no gap, no leading 0."""
     up = sorted(cells)
-    assert up[0] == units and [ord(t) - ord(units) for t in up] == list(range(len(up))), cells
+    assert up == [letter(units, p) for p in range(len(up))], cells
     assert cells[up[-1]] != "0" or len(up) == 1
     return sum(int(cells[t]) * 10 ** p for p, t in enumerate(up))
 

@@ -1,5 +1,5 @@
-"""Addition's tagged notation (run 21's design, simulation.addition.PlaceTags) and the
-integer-only option, checked against an independent reading of the prompt, of the trace and of
+"""Addition's tagged notation (run 21's design with run 27's letters, simulation.addition.
+PlaceTags) and the integer-only option, checked against an independent reading of the prompt, of the trace and of
 the sum tape (task_checks.operand, tape_value): the expected sums are int(x1) + int(x2) of the
 operands read from the prompt, and nothing here uses the solver's code but where a test says
 so."""
@@ -40,7 +40,7 @@ def test_tagged_records_agree_with_an_independent_sum(split, variant):
         a, b = operand(field1), operand(field2)
         n = r["length"]
         assert len(a["up"]) == len(b["up"]) == n + 1
-        assert b["up"] == [letter(t, 13) for t in a["up"]]  # x2's letters: x1's, 13 on
+        assert b["up"] == [chr(ord(t) + 1) for t in a["up"]]  # x2's letters: each after x1's
         for x in (a, b):
             if variant == "reversed":  # place order: the units first, the blank cell last
                 assert x["written"] == x["up"]
@@ -70,7 +70,8 @@ def check_trace(completion: str, a: dict, b: dict, total: int, variant: str):
         assert {t for t, _ in fetched} == (set() if variant == "no-fetch" else set(x["up"]))
     units = a["units"]
     for tag, d in tape(completion).items():
-        p = ord(tag) - ord(units)
+        p, odd = divmod(ord(tag) - ord(units), 2)
+        assert not odd, (tag, units)  # the sum's letters are x1's
         assert d == ("_" if p == -1 else str(total // 10 ** p % 10)), (tag, d)
         assert -1 <= p < len(str(total)), tag
     added = re.findall(r"^(?:Now we )?add the digits at place ([A-Z])[:.]", completion, re.M)
@@ -93,16 +94,16 @@ def test_tagged_traces_have_the_tail_shape_in_every_ablation():
             check_ablations(trace)
 
 
-def test_letters_are_consecutive_at_a_random_offset_and_the_order_random():
+def test_letters_are_interleaved_at_a_random_offset_and_the_order_random():
     units, orders = set(), set()
     for i in range(300):
         r = synthesize("addition", "S", 1, i, "direct", (6, 6), 0, "tagged", True)
         a = operand(PROMPT.fullmatch(r["prompt"]).groups()[0])
         units.add(a["units"])
         orders.add(tuple(ord(t) - ord(a["units"]) for t in a["written"]))
-    # x1's 8 letters within a half, A-M or N-Z: the sentinel below the units, 6 digits and the
-    # blank cell above them
-    assert units == set("BCDEFG") | set("OPQRST")
+    # 16 letters: x1's 8 (the sentinel below the units, 6 digits and the blank cell above them),
+    # each followed by x2's, at any offset within A-Z
+    assert units == set("CDEFGHIJKLM")
     assert len(orders) > 200  # 6! = 720 orders of the places above the units
 
 
@@ -171,7 +172,7 @@ def test_bad_requests_name_the_fix():
         synthesize("compare", "S", 1, 0, "tail", (3, 3), 0, "tagged", False)
     with pytest.raises(ValueError, match="has no integer-only option"):
         synthesize("bubble_sort", "S", 1, 0, "tail", None, 0, "plain", True)
-    with pytest.raises(ValueError, match="26 place letters: n [+] 2 of one half .* at most 11 "):
+    with pytest.raises(ValueError, match="26 place letters, 2 [(]n [+] 2[)] .* at most 11 "):
         synthesize("addition", "S", 1, 0, "tail", (12, 12), 0, "tagged", True)
     synthesize("addition", "S", 1, 0, "tail", (11, 11), 0, "tagged", True)
     with pytest.raises(ValueError, match="operands of one length .* got 2 and 3 digits"):

@@ -6,26 +6,32 @@ For every wrong sample of 7 digits or more, walks the model's "add the digits at
 against the digits the prompt holds (read by their tags) and the carry, and names the first
 field that differs: the place, x1's or x2's fetch, the carry in, the arithmetic, a missed blank
 cell or an early stop. Prints the counts per input length (places counted from 1 at the units).
-Reads run 21's notation (x2's letters x1's in lower case), run 25's (x2's 13 on) and run 26's
-(letters around the circle A..Z) alike: each operand's letters are counted from its units pair,
-which the prompt writes last.
+Reads run 21's notation (x2's letters x1's in lower case), run 25's (x2's 13 on), run 26's
+(letters around the circle A..Z) and run 27's (x1's every other letter, x2's the ones between)
+alike: each operand's letters are counted from its units pair, which the prompt writes last, in
+steps of the operand's letter spacing.
 """
 import json
+import math
 import re
 import sys
 from collections import Counter, defaultdict
 
 
 def operand(text):
-    """{place: cell} of a prompt operand, its places counted from 0 at its units (last) pair."""
+    """{place: cell} of a prompt operand, its places counted from 0 at its units (last) pair;
+    the units' letter, the alphabet's first letter in its case, and the letters' spacing."""
     pairs = re.findall(r"([0-9_])([A-Za-z])", text)
     units = pairs[-1][1]
     base = ord("a") if units.islower() else ord("A")
-    return {(ord(t) - ord(units)) % 26: d for d, t in pairs}, units, base
+    distances = [(ord(t) - ord(units)) % 26 for _, t in pairs]
+    step = math.gcd(*distances)
+    return {k // step: d for k, (d, _) in zip(distances, pairs)}, units, (base, step)
 
 
-def letter(units, base, p):
-    return chr(base + (ord(units) - base + p) % 26)
+def letter(units, spacing, p):
+    base, step = spacing
+    return chr(base + (ord(units) - base + step * p) % 26)
 
 
 by = defaultdict(Counter)

@@ -33,40 +33,44 @@ def _add_sample_integer(rng: random.Random, n: int) -> dict:
     return {"x1": sample_decimal(rng, n, point=False), "x2": sample_decimal(rng, n, point=False)}
 
 
-# The place letters A-Z in two halves: x1's (and the sum's) in one, x2's the same places in the
-# other, 13 letters on (run 25).
+# The place letters A-Z, interleaved: x1's (and the sum's) every other letter, x2's place the
+# letter after x1's (run 27).
 TAGS = string.ascii_uppercase
-HALF = len(TAGS) // 2
-MAX_TAGGED_DIGITS = HALF - 2  # n digits take n + 2 letters of a half: below the units to the blank
+MAX_TAGGED_DIGITS = len(TAGS) // 2 - 2  # n digits take 2 (n + 2) letters: below the units to the blank
 
 
 class PlaceTags:
     """The tagged notation of addition: TAIL with index hints (after arXiv 2402.09371) whose
     answer is the tape its loop writes. Integer operands of one length n <= MAX_TAGGED_DIGITS.
 
-    Letters: n + 2 consecutive capital letters at a random offset within a random half of A-Z
-    (A-M or N-Z) per record; `tags[p + 1]` names place p, from p = -1 (below the units) over 0
-    (the units) to n (the blank cell above the top). These are x1's and the sum's; x2's place p
-    is x1's letter 13 on, in the other half, so every tag occurs once in the prompt.
+    Letters: 2 (n + 2) consecutive capital letters of A-Z at a random offset per record, two
+    per place: `tags[p + 1]` (every other letter) names x1's and the sum's place p, from p = -1
+    (below the units) over 0 (the units) to n (the blank cell above the top); x2's place p is
+    the letter after x1's. Every tag occurs once in the prompt.
 
     Prompt (`written`): each operand as its digit-tag pairs and a blank cell `_` tagged with the
-    letter above its top, in a random order per operand but the units pair last. With tags
-    "JKLMN", 571 may read "7L_N5M1K" as x1 and "7Y_A5Z1X" as x2.
+    letter above its top, in a random order per operand but the units pair last. With x1's tags
+    "JLNPR", 571 may read "7N_R5P1L" as x1 and "7O_S5Q1M" as x2.
 
     Trace (`_add_tape`): the first state names the units tag and writes the sentinel `s[J]=_`
-    below it (where run 17's read of the sum stopped; run 21 kept it); then one state per place, lowest first: fetch `x1=K1, x2=X1, carry=0`, write
-    `s[K]=2, carry=0`, go on to the next letter, until the fetch returns the blank cells
-    (`x1=N_, x2=A_`): "the operands end", the last carry is written there if there is one, and
-    the trace ends. Nothing reads the sum back: the terse variants box the tape's name,
-    `\\boxed{s}`, and the scorer reads the tape (`read_sum_tape`).
+    below it (where run 17's read of the sum stopped; run 21 kept it); then one state per place,
+    lowest first: fetch `x1=L1, x2=M1, carry=0`, write `s[L]=2, carry=0`, go on to x1's next
+    letter (two on), until the fetch returns the blank cells (`x1=R_, x2=S_`): "the operands
+    end", the last carry is written there if there is one, and the trace ends. Nothing reads the
+    sum back: the terse variants box the tape's name, `\\boxed{s}`, and the scorer reads the
+    tape (`read_sum_tape`).
 
     Why each part (docs/results/length-generalization.md, the run named):
-    - consecutive letters, but no order in the prompt: the next place is the next letter, a
-      finite table (run 13), while no prompt position tells a place (runs 4-12 fetched by it);
-    - x2's letters 13 on, in the same case: with x1's letters in lower case (runs 13-24) the
-      fetch confused letters 6-9 apart, which never stood together as digit tags in a trained
-      prompt; now x2's tags stand 8-18 letters from every x1 tag a fetch must find (run 25).
-      x2's letter stays a finite table of x1's, written beside it in every column;
+    - letters in alphabet order, but no order in the prompt: the next place is a fixed number of
+      letters on, a finite table (run 13), while no prompt position tells a place (runs 4-12
+      fetched by it);
+    - x1's and x2's letters interleaved, in one case: a fetch confuses tags that never stood
+      together in a trained prompt. With x2's letters x1's in lower case (runs 13-24) those were
+      letters 6-9 apart; with x2's 13 on in the other half of A-Z (run 25), 6 apart, and letters
+      8 apart within a half, since "the other half" told x2's apart. Interleaved, every distance
+      from 1 to 2 n + 3 letters stands in each n-digit prompt, and no feature but the letter
+      itself tells the operands apart (run 27). x2's letter stays a finite table of x1's, written
+      beside it in every column;
     - the blank cell: the loop stops where a fetch returns `_`, not after a count (run 16);
     - the units pair last: the next prompt token sees its tag, so the first line names the right
       units tag at every length (run 17);
@@ -94,25 +98,24 @@ class PlaceTags:
                              f"at both blank cells at once); got {len(x1)} and {len(x2)} digits")
         n = len(x1)
         if n > MAX_TAGGED_DIGITS:
-            raise ValueError(f"the tagged notation has {len(TAGS)} place letters: n + 2 of one "
-                             f"half for x1 and the same places of the other half for x2; an "
-                             f"operand of {n} digits does not fit (use at most "
-                             f"{MAX_TAGGED_DIGITS} digits)")
-        half = rng.randrange(2)  # x1's half of the alphabet
-        offset = half * HALF + rng.randrange(1, HALF - n)  # the units' letter
+            raise ValueError(f"the tagged notation has {len(TAGS)} place letters, 2 (n + 2) "
+                             f"for two operands of n digits; an operand of {n} digits does not "
+                             f"fit (use at most {MAX_TAGGED_DIGITS} digits)")
+        start = rng.randrange(len(TAGS) - 2 * (n + 2) + 1)  # the letter below the units
         orders = {}
         for operand in ("x1", "x2"):
             above = list(range(1, n + 1))
             rng.shuffle(above)
             orders[operand] = above + [0]
-        return cls(TAGS[offset - 1:offset + n + 1], orders)
+        return cls(TAGS[start:start + 2 * (n + 2):2], orders)
 
     def place(self, p: int, operand: str = "x1") -> str:
-        """The tag of place p (-1 below the units .. n the blank cell); x2's is x1's, 13 on."""
+        """The tag of place p (-1 below the units .. n the blank cell); x2's is the letter after
+        x1's."""
         if not -1 <= p <= len(self.tags) - 2:
             raise ValueError(f"place {p} has no tag; the tags name places -1..{len(self.tags) - 2}")
         tag = self.tags[p + 1]
-        return TAGS[(TAGS.index(tag) + HALF) % len(TAGS)] if operand == "x2" else tag
+        return TAGS[TAGS.index(tag) + 1] if operand == "x2" else tag
 
     def number(self, x: str, operand: str = "x1") -> str:
         """x as a tagged number, highest place first ("5M7L1K"): the answer's form."""
