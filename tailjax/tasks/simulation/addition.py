@@ -34,9 +34,9 @@ def _add_sample_integer(rng: random.Random, n: int) -> dict:
 
 
 # The place letters A-Z, interleaved: x1's (and the sum's) every other letter, x2's place the
-# letter after x1's (run 27).
+# letter after x1's (run 27). n digits take 2 (n + 2) letters: below the units to the blank.
 TAGS = string.ascii_uppercase
-MAX_TAGGED_DIGITS = len(TAGS) // 2 - 2  # n digits take 2 (n + 2) letters: below the units to the blank
+MAX_TAGGED_DIGITS = len(TAGS) // 2 - 2
 
 
 class PlaceTags:
