@@ -1,8 +1,8 @@
 """Addition's tagged notation (run 21's design with run 27's letters, simulation.addition.
-PlaceTags) and the integer-only option, checked against an independent reading of the prompt, of the trace and of
-the sum tape (task_checks.operand, tape_value): the expected sums are int(x1) + int(x2) of the
-operands read from the prompt, and nothing here uses the solver's code but where a test says
-so."""
+PlaceTags) and the integer-only option, checked against an independent reading of the prompt,
+of the trace and of the sum tape (task_checks.operand, tape_value): the expected sums are
+int(x1) + int(x2) of the operands read from the prompt, and nothing here uses the solver's code
+but where a test says so."""
 
 from __future__ import annotations
 

@@ -68,7 +68,7 @@ class PlaceTags:
       together in a trained prompt. With x2's letters x1's in lower case (runs 13-24) those were
       letters 6-9 apart; with x2's 13 on in the other half of A-Z (run 25), 6 apart, and letters
       8 apart within a half, since "the other half" told x2's apart. Interleaved, every distance
-      from 1 to 2 n + 3 letters stands in each n-digit prompt, and no feature but the letter
+      from 1 to 2 n + 1 letters stands in each n-digit prompt, and no feature but the letter
       itself tells the operands apart (run 27). x2's letter stays a finite table of x1's, written
       beside it in every column;
     - the blank cell: the loop stops where a fetch returns `_`, not after a count (run 16);
