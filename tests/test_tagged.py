@@ -18,7 +18,7 @@ from tailjax.tasks.simulation.addition import PlaceTags, untag
 from tailjax.tasks.trace import VARIANTS
 
 N = 200  # instances per split and variant
-LENGTHS = {"S": (2, 6), "M": (7, 8), "L": (9, 10)}
+LENGTHS = {"S": (2, 6), "M": (7, 8), "L": (9, 10), "stretch": (11, 11)}  # 11: A-Z in full
 ALL_VARIANTS = VARIANTS + ("index-hint", "reversed")
 TAPE_VARIANTS = ("tail", "no-fetch", "no-atomic", "no-linear")  # they box the tape: \boxed{s}
 PROMPT = re.compile(r"What is (\S+) \+ (\S+)\?")  # template 0
@@ -119,29 +119,29 @@ def test_plain_records_are_unchanged_by_the_options():
                                         int(integer["instance"]["x2"]))
 
 
-TAPE = ("align the decimal points: x1=C.., x2=P.. ; the places start at C ; x1=C.., x2=P.., "
-        "carry=0, s[B]=_ ; -> add the digits at place C\n"
-        "... ; s[C]=7, carry=0 ; -> add the digits at place D\n"
-        "... ; s[D]=0, carry=1 ; -> add the digits at place E\n"
-        "add the digits at place E: x1=E_, x2=R_, carry=1 ; the operands end ; s[E]=1 ; -> END\n"
+TAPE = ("align the decimal points: x1=C.., x2=D.. ; the places start at C ; x1=C.., x2=D.., "
+        "carry=0, s[A]=_ ; -> add the digits at place C\n"
+        "... ; s[C]=7, carry=0 ; -> add the digits at place E\n"
+        "... ; s[E]=0, carry=1 ; -> add the digits at place G\n"
+        "add the digits at place G: x1=G_, x2=H_, carry=1 ; the operands end ; s[G]=1 ; -> END\n"
         "answer: \\boxed{s}")
 
 
 def test_the_scorer_reads_the_tape_a_box_names():
-    assert answer_text("addition", TAPE) == "1E0D7C"
+    assert answer_text("addition", TAPE) == "1G0E7C"
     assert score("addition", TAPE, "107")
     assert not score("addition", TAPE, "108")
-    assert not score("addition", TAPE.replace("s[D]=0", "s[D]=5"), "107")  # a wrong digit
-    assert not score("addition", TAPE.replace("s[E]=1 ", ""), "107")       # a lost carry
+    assert not score("addition", TAPE.replace("s[E]=0", "s[E]=5"), "107")  # a wrong digit
+    assert not score("addition", TAPE.replace("s[G]=1 ", ""), "107")       # a lost carry
     # the last write to a cell wins
-    assert score("addition", TAPE.replace("s[B]=_", "s[B]=_, s[D]=9"), "107")
-    assert not score("addition", TAPE.replace("s[E]=1", "s[E]=1, s[D]=9"), "107")
+    assert score("addition", TAPE.replace("s[A]=_", "s[A]=_, s[E]=9"), "107")
+    assert not score("addition", TAPE.replace("s[G]=1", "s[G]=1, s[E]=9"), "107")
     assert not score("addition", TAPE.replace("s[C]=7", "s[C]=75"), "107")  # no one-digit cell
 
 
 @pytest.mark.parametrize("completion", [
     "answer: \\boxed{s}",                                    # no tape at all
-    "carry=0, s[B]=_ ; -> add the digits at place C\nanswer: \\boxed{s}",  # the sentinel only
+    "carry=0, s[A]=_ ; -> add the digits at place C\nanswer: \\boxed{s}",  # the sentinel only
     "s[c]=7, carry=0 ; -> END\nanswer: \\boxed{s}",  # a lower-case letter is no place
 ])
 def test_a_missing_or_unreadable_tape_scores_false(completion):

@@ -118,20 +118,20 @@ class PlaceTags:
         return TAGS[TAGS.index(tag) + 1] if operand == "x2" else tag
 
     def number(self, x: str, operand: str = "x1") -> str:
-        """x as a tagged number, highest place first ("5M7L1K"): the answer's form."""
+        """x as a tagged number, highest place first ("5P7N1L"): the answer's form."""
         return "".join(d + self.place(p, operand) for p, d in sorted(places(x).items(),
                                                                       reverse=True))
 
     def written(self, x: str, operand: str, order=None) -> str:
         """Operand x as the prompt writes it: its digit-tag pairs and the blank cell above its
-        top ("_N"), in the places of `order` (default: the drawn order of `operand`)."""
+        top ("_R"), in the places of `order` (default: the drawn order of `operand`)."""
         cells = {**places(x), len(x): "_"}
         return "".join(cells[p] + self.place(p, operand)
                        for p in (self.orders[operand] if order is None else order))
 
     def digit(self, operand: str, p: int, d) -> tuple[str, str]:
-        """A fetched operand digit, its tag first: ("x1", "K7"). The sum's cells keep bracket
-        labels ("s[K]", "7"): x1's tags are the sum's."""
+        """A fetched operand digit, its tag first: ("x1", "L7"). The sum's cells keep bracket
+        labels ("s[L]", "7"): x1's tags are the sum's."""
         if operand == "s":
             return f"s[{self.place(p)}]", str(d)
         return operand, self.place(p, operand) + str(d)
@@ -141,7 +141,7 @@ _TAGGED = re.compile(r"(?:\d[A-Z])+")
 
 
 def untag(text: str) -> str:
-    """The digits of a tagged number, highest place first as written ("5K7J1I" -> "571");
+    """The digits of a tagged number, highest place first as written ("5P7N1L" -> "571");
     every tag names one place. Raises ValueError."""
     if not _TAGGED.fullmatch(text):
         raise ValueError(f"not a tagged number: {text!r}")
@@ -152,7 +152,7 @@ def untag(text: str) -> str:
 
 
 def canonical_sum(text: str) -> str:
-    """canonical_decimal of a plain or a tagged ("5K7J1I") number."""
+    """canonical_decimal of a plain or a tagged ("5P7N1L") number."""
     t = text.strip()
     return canonical_decimal(untag(t) if _TAGGED.fullmatch(t) else t)
 
@@ -163,7 +163,7 @@ _TAPE_CELL = re.compile(r"s\[([A-Z])\]=(\d)(?!\d)")
 
 def read_sum_tape(completion: str) -> str | None:
     """The number a tagged terse completion wrote on tape s, as a tagged number highest place
-    first ("1M0L7K"): the last digit written to each cell `s[TAG]=d`, the cells ordered by their
+    first ("1P0N7L"): the last digit written to each cell `s[TAG]=d`, the cells ordered by their
     letter (the sentinel `s[J]=_` is no digit). None when no digit is written on the tape.
     Addition's reader of `\\boxed{s}` (Task.tapes)."""
     cells = dict(_TAPE_CELL.findall(completion))  # a later write to a cell wins
@@ -309,7 +309,7 @@ def _add_index_hint(inst: dict, prompt: str, nt=PLAIN) -> tuple[str, str]:
 
 
 def _reverse_tagged(x: str) -> str:
-    """"5K7J1I" -> "1I7J5K": the tagged digits lowest place first."""
+    """"5P7N1L" -> "1L7N5P": the tagged digits lowest place first."""
     pairs = [x[i:i + 2] for i in range(0, len(x), 2)]
     return "".join(reversed(pairs))
 
@@ -356,9 +356,9 @@ def resume_tail(completion: str, done: int) -> tuple[str, str]:
     (1 <= done <= len(tail_columns(completion))): (context, rest).
 
     context is the completion's first line and one line standing for those columns, e.g.
-    `resume at place M: the sum so far is 9L0K, carry=1 ; -> add the digits at place M` (the
-    sum's digits so far, highest place first, each before its tag, and the carry into place M),
-    each line ending in a newline; rest is the completion from place M's line on. Training on
+    `resume at place P: the sum so far is 9N0L, carry=1 ; -> add the digits at place P` (the
+    sum's digits so far, highest place first, each before its tag, and the carry into place P),
+    each line ending in a newline; rest is the completion from place P's line on. Training on
     such records (data.resumed, data.pipeline.Encoder) makes "how many columns were written"
     differ from "which place this is" inside the trained lengths (docs/results, runs 18, 21).
     ValueError when the completion is no such trace or `done` is out of range.
